@@ -1,0 +1,101 @@
+"""Every threshold and limit of the pipeline, in one object passed explicitly.
+
+Defaults live here. Environment variables override them as ``RECON_<SECTION>_<FIELD>``
+(e.g. ``RECON_INGEST_MAX_FILE_BYTES=1000000``); CLI flags override both.
+Each stage owns one section; add a field to your section, never a literal in a function.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from flows.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+RULES_DIR = Path(__file__).resolve().parent / "rules"
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    max_file_bytes: int = 5_000_000  # larger files are quarantined with this limit named
+    min_text_chars: int = 1  # a file with less text than this after decoding is "empty"
+    max_control_char_ratio: float = 0.05  # above this share of control chars a file is binary
+    extensions: tuple[str, ...] = (".txt", ".md", ".html", ".htm")
+
+
+@dataclass(frozen=True)
+class CleanSettings:
+    boilerplate_rules: str = "boilerplate.tsv"  # file under flows/rules/
+
+
+@dataclass(frozen=True)
+class DespinSettings:
+    spun_threshold: float = 0.5  # document spin score at or above which repair runs
+    apply_confidence: float = 0.5  # edits below this are recorded as suggestions only
+
+
+@dataclass(frozen=True)
+class ExtractSettings:
+    min_quote_words: int = 3
+
+
+@dataclass(frozen=True)
+class ReconcileSettings:
+    quote_match_threshold: float = 0.5
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    batch_size: int = 256  # documents per Prefect task
+    lock_timeout_s: float = 30.0  # how long a second writer waits for the warehouse lock
+
+
+@dataclass(frozen=True)
+class Settings:
+    ingest: IngestSettings = field(default_factory=IngestSettings)
+    clean: CleanSettings = field(default_factory=CleanSettings)
+    despin: DespinSettings = field(default_factory=DespinSettings)
+    extract: ExtractSettings = field(default_factory=ExtractSettings)
+    reconcile: ReconcileSettings = field(default_factory=ReconcileSettings)
+    run: RunSettings = field(default_factory=RunSettings)
+
+    def override(self, section: str, **values: object) -> Settings:
+        """Return a copy with fields of one section replaced."""
+        return replace(self, **{section: replace(getattr(self, section), **values)})
+
+
+def _coerce(raw: str, current: object, name: str) -> object:
+    try:
+        if isinstance(current, bool):
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if isinstance(current, int):
+            return int(raw)
+        if isinstance(current, float):
+            return float(raw)
+        if isinstance(current, tuple):
+            return tuple(x.strip() for x in raw.split(",") if x.strip())
+        return raw
+    except ValueError as exc:
+        raise ConfigError(f"environment variable {name}={raw!r} is not a valid {type(current).__name__}") from exc
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Defaults overridden by RECON_<SECTION>_<FIELD> environment variables."""
+    env = os.environ if environ is None else environ
+    settings = Settings()
+    for section in fields(Settings):
+        sub = getattr(settings, section.name)
+        changes = {}
+        for f in fields(sub):
+            name = f"RECON_{section.name}_{f.name}".upper()
+            if name in env:
+                changes[f.name] = _coerce(env[name], getattr(sub, f.name), name)
+        if changes:
+            settings = settings.override(section.name, **changes)
+    return settings
