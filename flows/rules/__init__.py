@@ -8,7 +8,7 @@ expected on every table so each rule says where it came from and what it matches
 from __future__ import annotations
 
 import csv
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from flows.errors import RuleError
@@ -16,7 +16,7 @@ from flows.errors import RuleError
 RULES_DIR = Path(__file__).resolve().parent
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_table(relpath: str, required: tuple[str, ...] = ()) -> tuple[dict[str, str], ...]:
     """Read rules/<relpath> as a tuple of row dicts; raise RuleError naming the file and line."""
     path = RULES_DIR / relpath

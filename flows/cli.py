@@ -1,0 +1,287 @@
+"""The ``recon`` command line: the only module that parses arguments.
+
+Exit codes: 0 success; 1 other pipeline error; 2 bad usage or configuration; 3 input error;
+4 warehouse error; 5 warehouse locked by another run; 6 a write refused by ``recon query``;
+7 malformed rule file; 8 ``--strict`` and something was quarantined; 9 orchestration (Prefect)
+failure; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from flows.errors import ReconError
+from flows.settings import PROJECT_ROOT, Settings, load_settings
+
+DEFAULT_RAW = PROJECT_ROOT / "raw"
+DEFAULT_WAREHOUSE = PROJECT_ROOT / "warehouse" / "recon.duckdb"
+DEFAULT_REPORTS = PROJECT_ROOT / "warehouse" / "reports"
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def _say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings()
+    if getattr(args, "batch_size", None):
+        settings = settings.override("run", batch_size=args.batch_size)
+    if getattr(args, "max_file_bytes", None):
+        settings = settings.override("ingest", max_file_bytes=args.max_file_bytes)
+    if getattr(args, "lock_timeout", None) is not None:
+        settings = settings.override("run", lock_timeout_s=args.lock_timeout)
+    return settings
+
+
+# ---- commands -------------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from flows.pipeline import run_pipeline
+
+    summary = run_pipeline(
+        Path(args.raw),
+        Path(args.warehouse),
+        Path(args.report_dir),
+        _settings(args),
+        runner_name=args.runner,
+        address=args.address,
+        workers=args.workers,
+        strict=args.strict,
+        progress=None if args.quiet else _say,
+    )
+    for q in summary.quarantined:
+        _say(f"quarantined {q.source_path}: {q.detail}")
+    stages = ", ".join(f"{k} {v:.2f}s" for k, v in summary.stage_seconds.items())
+    print(
+        f"run {summary.run_id}: {summary.processed} documents processed, {summary.skipped} unchanged, "
+        f"{summary.removed} removed, {len(summary.quarantined)} quarantined; {summary.claims} claims; "
+        f"{summary.groups} groups compared, {summary.conflicts} conflicts flagged ({summary.wall_seconds:.1f}s)"
+    )
+    if args.timings:
+        print(f"stage seconds: {stages}")
+    if summary.report_paths:
+        print("report: " + "  ".join(str(p) for p in summary.report_paths))
+    return 0
+
+
+def _print_frame(frame, fmt: str) -> None:
+    if fmt == "csv":
+        frame.to_csv(sys.stdout, index=False)
+    elif fmt == "json":
+        print(frame.to_json(orient="records", date_format="iso", force_ascii=False))
+    else:
+        if frame.empty:
+            print("(no rows)")
+            return
+        import pandas as pd
+
+        with pd.option_context(
+            "display.max_rows", None, "display.max_columns", None, "display.width", 200, "display.max_colwidth", 80
+        ):
+            print(frame.to_string(index=False))
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    from flows.warehouse import read_query
+
+    sql = sys.stdin.read() if args.sql == "-" else args.sql
+    _print_frame(read_query(Path(args.warehouse), sql), args.format)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from flows import warehouse as wh
+    from flows.report.render import render_report
+
+    with wh.connect(Path(args.warehouse), read_only=True) as con:
+        conflicts, evidence = wh.report_frames(con)
+    paths = render_report(conflicts, evidence, Path(args.report_dir))
+    print("report: " + "  ".join(str(p) for p in paths))
+    return 0
+
+
+def cmd_despin(args: argparse.Namespace) -> int:
+    from flows import clean, ingest
+    from flows.despin.repair import repair_documents
+    from flows.errors import InputError
+
+    settings = _settings(args)
+    path = Path(args.file)
+    if not path.is_file():
+        raise InputError(f"{path} is not a readable file")
+    src = ingest.SourceFile(path.name, str(path), path.stat().st_size, path.stat().st_mtime)
+    reads, bad = ingest.read_sources([src], settings.ingest)
+    docs, bad2 = ingest.decode_sources(reads, {}, settings.ingest)
+    if not docs:
+        q = (bad + bad2)[0]
+        raise InputError(f"cannot despin {path}: {q.detail}")
+    cleaned = clean.clean_document(docs[0], settings.clean)
+    refs: list[str] = []
+    if args.warehouse:
+        from flows import warehouse as wh
+
+        with wh.connect(Path(args.warehouse), read_only=True) as con:
+            refs = list(wh.reference_texts(con, exclude=[docs[0].doc_id]).values())
+    repaired = repair_documents([cleaned], refs, settings.despin)[0]
+    sys.stdout.write(repaired.normalized_text)
+    if not repaired.normalized_text.endswith("\n"):
+        sys.stdout.write("\n")
+    applied = [e for e in repaired.edits if e.applied]
+    _say(
+        f"despin {path}: spin score {repaired.spin_score:.2f} ({'spun' if repaired.is_spun else 'clean'}), "
+        f"{len(applied)} edits applied, {len(repaired.edits) - len(applied)} suggestions, {len(refs)} reference texts"
+    )
+    if args.edits:
+        for e in repaired.edits:
+            mark = "applied" if e.applied else "suggested"
+            _say(f"  [{e.clean_start}:{e.clean_end}] {e.original!r} -> {e.replacement!r} ({e.rule}, {e.confidence:.2f}, {mark})")
+    return 0
+
+
+def cmd_conflicts(args: argparse.Namespace) -> int:
+    from flows.warehouse import read_query
+
+    where, params = [], []
+    if args.verdict:
+        where.append("verdict = ?")
+        params.append(args.verdict)
+    elif not args.all:
+        where.append("verdict = 'conflict'")
+    if args.kind:
+        where.append("kind = ?")
+        params.append(args.kind)
+    sql = (
+        "SELECT conflict_id, verdict, kind, severity, summary, coalesce(review_decision, '') AS review "
+        "FROM conflict_status"
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + " ORDER BY CASE verdict WHEN 'conflict' THEN 0 WHEN 'compatible' THEN 1 ELSE 2 END, "
+        "CASE severity WHEN 'high' THEN 0 WHEN 'medium' THEN 1 WHEN 'low' THEN 2 ELSE 3 END, conflict_id"
+    )
+    _print_frame(read_query(Path(args.warehouse), sql, params), args.format)
+    return 0
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    from flows import warehouse as wh
+
+    decision = "accept" if args.accept else "reject" if args.reject else "resolve"
+    settings = _settings(args)
+    with (
+        wh.WriterLock(Path(args.warehouse), "review", settings.run.lock_timeout_s),
+        wh.connect(Path(args.warehouse)) as con,
+    ):
+        review_id = wh.add_review(con, args.conflict_id, decision, args.resolve, args.note)
+    print(f"review {review_id}: {decision} {args.conflict_id}" + (f" -> {args.resolve!r}" if args.resolve else ""))
+    return 0
+
+
+# ---- parser ---------------------------------------------------------------------------------
+
+
+def _warehouse_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--warehouse", default=str(DEFAULT_WAREHOUSE), metavar="FILE",
+        help=f"DuckDB warehouse file (default: {DEFAULT_WAREHOUSE.relative_to(PROJECT_ROOT)})",
+    )  # fmt: skip
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The recon argument parser with one sub-command per verb."""
+    parser = argparse.ArgumentParser(
+        prog="recon",
+        description="Reconcile what news sources claim: parse, repair spun copy, extract claims, flag conflicts.",
+        epilog="Exit codes: 0 ok, 1 error, 2 usage, 3 input, 4 warehouse, 5 locked, 6 write refused, "
+        "7 bad rule file, 8 strict-mode quarantine, 9 Prefect failure, 130 interrupted.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("run", help="process new and changed files under raw/ and re-render the report")
+    p.add_argument("--raw", default=str(DEFAULT_RAW), metavar="DIR", help="folder of articles (default: raw/)")
+    _warehouse_arg(p)
+    p.add_argument("--report-dir", default=str(DEFAULT_REPORTS), metavar="DIR", help="where reports go")
+    p.add_argument("--runner", choices=("local", "dask"), default="local", help="task runner (default: local)")
+    p.add_argument("--address", metavar="tcp://HOST:PORT", help="existing Dask scheduler for --runner dask")
+    p.add_argument("--workers", type=int, metavar="N", help="local Dask worker processes (default: cores)")
+    p.add_argument("--batch-size", type=int, metavar="N", help="documents per task")
+    p.add_argument("--max-file-bytes", type=int, metavar="N", help="quarantine files larger than this")
+    p.add_argument("--lock-timeout", type=float, metavar="S", help="seconds to wait for another run's lock")
+    p.add_argument("--strict", action="store_true", help="exit 8 if any input was quarantined")
+    p.add_argument("--timings", action="store_true", help="print seconds per stage")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("query", help="run a read-only SQL query against the warehouse")
+    p.add_argument("sql", help="SQL text, or - to read it from standard input")
+    _warehouse_arg(p)
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.set_defaults(func=cmd_query)
+
+    p = sub.add_parser("report", help="re-render the conflicts report from the warehouse")
+    _warehouse_arg(p)
+    p.add_argument("--report-dir", default=str(DEFAULT_REPORTS), metavar="DIR")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("despin", help="print the repaired text of a (possibly spun) article file")
+    p.add_argument("file", help="article file (.txt, .md, .html)")
+    p.add_argument("--warehouse", default=None, metavar="FILE", help="use this warehouse's clean documents as references")
+    p.add_argument("--edits", action="store_true", help="list every edit on standard error")
+    p.set_defaults(func=cmd_despin)
+
+    p = sub.add_parser("conflicts", help="list compared groups (flagged conflicts by default)")
+    _warehouse_arg(p)
+    p.add_argument("--verdict", choices=("agree", "compatible", "conflict"))
+    p.add_argument("--kind", help="group kind: time, place, number, first, quote, person, value")
+    p.add_argument("--all", action="store_true", help="every verdict, not only conflicts")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.set_defaults(func=cmd_conflicts)
+
+    p = sub.add_parser("review", help="record a decision on a conflict (kept across runs)")
+    p.add_argument("conflict_id")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--accept", action="store_true", help="the flag is right")
+    g.add_argument("--reject", action="store_true", help="the flag is wrong")
+    g.add_argument("--resolve", metavar="VALUE", help="the true value")
+    p.add_argument("--note", metavar="TEXT")
+    _warehouse_arg(p)
+    p.set_defaults(func=cmd_review)
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the recon console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return args.func(args)
+    except ReconError as err:
+        if args.debug:
+            traceback.print_exc()
+        print(f"recon {args.command}: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print(f"recon {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as err:  # an unexpected failure still gets one line, and the way to see more
+        if args.debug:
+            traceback.print_exc()
+        print(
+            f"recon {args.command}: unexpected error: {type(err).__name__}: {err} (run with --debug for details)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,561 @@
+"""The DuckDB warehouse: the only module that opens DuckDB.
+
+Schema comes from versioned SQL files under ``warehouse/schema`` applied in order and
+recorded in ``schema_migrations``; ``views.sql`` is re-applied on every migrating connection.
+Writers take an advisory lock file beside the database (DuckDB allows one writing process),
+and every batch loads inside one transaction, so a killed run leaves the previous state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from flows.errors import ReadOnlyViolation, WarehouseError, WarehouseLocked
+from flows.records import (
+    BoilerplateHit,
+    Claim,
+    ClaimGroup,
+    Entity,
+    Extraction,
+    Quarantined,
+    RepairedDocument,
+    Verdict,
+)
+from flows.settings import PROJECT_ROOT
+
+SCHEMA_DIR = PROJECT_ROOT / "warehouse" / "schema"
+DEFAULT_WAREHOUSE = PROJECT_ROOT / "warehouse" / "recon.duckdb"
+READ_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA"}
+
+CLAIM_COLUMNS = [
+    "claim_id", "doc_id", "kind", "subject", "subject_entity_id", "predicate", "object", "object_entity_id",
+    "quote_text", "venue", "outlet", "place", "time_text", "time_value", "time_start", "time_end", "granularity",
+    "time_anchored", "modality", "polarity", "number", "sentence", "start", "end", "raw_start", "raw_end",
+    "extractor", "confidence",
+]  # fmt: skip
+
+
+def now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _locked_message(path: Path) -> str:
+    holder = ""
+    with contextlib.suppress(OSError, ValueError):
+        info = json.loads(Path(f"{path}.lock").read_text() or "{}")
+        holder = f" by run {info.get('run_id')} (pid {info.get('pid')}, since {info.get('since')})"
+    return f"warehouse {path} is being written{holder}"
+
+
+class WriterLock:
+    """Advisory exclusive lock on ``<warehouse>.lock``; waits up to ``timeout_s``, then raises."""
+
+    def __init__(self, path: Path, run_id: str, timeout_s: float, poll_s: float = 0.2) -> None:
+        self.path = Path(path)
+        self.lock_path = Path(f"{path}.lock")
+        self.run_id = run_id
+        self.timeout_s = timeout_s
+        self.poll_s = poll_s
+        self._fh = None
+
+    def __enter__(self) -> WriterLock:
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(self.lock_path, "a+")  # noqa: SIM115 - held for the lock's lifetime
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    fh.close()
+                    raise WarehouseLocked(
+                        f"{_locked_message(self.path)}; waited {self.timeout_s:g} s. Try again when it finishes "
+                        "(or raise RECON_RUN_LOCK_TIMEOUT_S to wait longer)"
+                    ) from None
+                time.sleep(self.poll_s)
+        fh.seek(0)
+        fh.truncate()
+        fh.write(json.dumps({"run_id": self.run_id, "pid": os.getpid(), "since": now().isoformat(timespec="seconds")}))
+        fh.flush()
+        self._fh = fh
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fh is not None:
+            with contextlib.suppress(OSError):
+                self._fh.truncate(0)
+            fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
+            self._fh.close()
+            self._fh = None
+
+
+def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        msg = str(exc)
+        if "lock" in msg.lower():
+            raise WarehouseLocked(f"{_locked_message(path)}; try again when the run finishes") from exc
+        raise WarehouseError(f"warehouse {path} cannot be opened: {msg.splitlines()[0]}") from exc
+    except duckdb.Error as exc:
+        raise WarehouseError(
+            f"warehouse {path} cannot be opened ({str(exc).splitlines()[0]}); if it is damaged, move it aside and re-run"
+        ) from exc
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Apply versioned schema files not yet recorded, then re-create the views."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version VARCHAR PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)"
+    )
+    done = {r[0] for r in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    applied = []
+    for sql_file in sorted(SCHEMA_DIR.glob("[0-9][0-9][0-9]_*.sql")):
+        version = sql_file.name[:3]
+        if version in done:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(sql_file.read_text())
+            con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, sql_file.name, now()])
+            con.execute("COMMIT")
+        except duckdb.Error as exc:
+            con.execute("ROLLBACK")
+            raise WarehouseError(f"schema migration {sql_file.name} failed: {exc}") from exc
+        applied.append(sql_file.name)
+    con.execute((SCHEMA_DIR / "views.sql").read_text())
+    return applied
+
+
+@contextlib.contextmanager
+def connect(path: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the warehouse; a writing connection creates and migrates it first."""
+    path = Path(path)
+    if read_only and not path.exists():
+        raise WarehouseError(f"warehouse {path} does not exist: run `recon run` first (or pass --warehouse FILE)")
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    con = _open(path, read_only)
+    try:
+        if not read_only:
+            migrate(con)
+        yield con
+    finally:
+        con.close()
+
+
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One all-or-nothing unit of loading."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[Mapping[str, object]], columns: list[str]) -> None:
+    if not rows:
+        return
+    frame = pd.DataFrame.from_records(list(rows), columns=columns)
+    con.register("_batch", frame)
+    try:
+        cols = ", ".join(f'"{c}"' for c in columns)
+        con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _batch")  # names are ours, not user input
+    finally:
+        con.unregister("_batch")
+
+
+# ---- reads used by the pipeline -------------------------------------------------------------
+
+
+def known_documents(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """source_path -> content_sha256 of every current document."""
+    return dict(con.execute("SELECT source_path, content_sha256 FROM documents").fetchall())
+
+
+def known_quarantine(con: duckdb.DuckDBPyConnection) -> dict[str, str | None]:
+    """source_path -> content hash of every quarantined input."""
+    return dict(con.execute("SELECT source_path, content_sha256 FROM quarantine").fetchall())
+
+
+def reference_texts(con: duckdb.DuckDBPyConnection, exclude: Iterable[str] = ()) -> dict[str, str]:
+    """doc_id -> normalized_text of current documents that are not spun (despin references)."""
+    skip = set(exclude)
+    rows = con.execute("SELECT doc_id, normalized_text FROM documents WHERE NOT coalesce(is_spun, false)").fetchall()
+    return {d: t for d, t in rows if d not in skip}
+
+
+def all_claims(con: duckdb.DuckDBPyConnection) -> list[Claim]:
+    """Every claim of the current documents as records."""
+    cols = ", ".join(f'"{c}"' for c in CLAIM_COLUMNS)
+    cur = con.execute(f"SELECT {cols} FROM claims ORDER BY doc_id, start, claim_id")
+    out = []
+    for row in cur.fetchall():
+        rec = dict(zip(CLAIM_COLUMNS, row, strict=True))
+        out.append(Claim(**rec))
+    return out
+
+
+def document_texts(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, str], dict[str, float]]:
+    """doc_id -> normalized_text and doc_id -> spin_score for trust and copy detection."""
+    rows = con.execute("SELECT doc_id, normalized_text, coalesce(spin_score, 0) FROM documents").fetchall()
+    return {d: t for d, t, _ in rows}, {d: s for d, _, s in rows}
+
+
+# ---- writes ---------------------------------------------------------------------------------
+
+
+def start_run(con: duckdb.DuckDBPyConnection, run_id: str, raw_dir: str, runner: str) -> None:
+    """Record a run as started."""
+    con.execute(
+        "INSERT INTO runs (run_id, started_at, status, raw_dir, runner) VALUES (?, ?, 'running', ?, ?)",
+        [run_id, now(), raw_dir, runner],
+    )
+
+
+def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str, counts: Mapping[str, object]) -> None:
+    """Record a run's outcome and its counts."""
+    con.execute(
+        """UPDATE runs SET finished_at = ?, status = ?, n_seen = ?, n_processed = ?, n_skipped = ?,
+           n_quarantined = ?, n_removed = ?, n_claims = (SELECT count(*) FROM claims),
+           n_conflicts = (SELECT count(*) FROM conflicts WHERE verdict = 'conflict'), stage_seconds = ?, message = ?
+           WHERE run_id = ?""",
+        [
+            now(),
+            status,
+            counts.get("seen", 0),
+            counts.get("processed", 0),
+            counts.get("skipped", 0),
+            counts.get("quarantined", 0),
+            counts.get("removed", 0),
+            json.dumps(counts.get("stage_seconds", {})),
+            counts.get("message"),
+            run_id,
+        ],
+    )
+
+
+_DEPENDENTS = ("boilerplate", "normalization_edits", "spin_sentences", "timexes", "mentions", "claims")
+
+
+def _supersede(con: duckdb.DuckDBPyConnection, doc_ids: Sequence[str], run_id: str, reason: str) -> None:
+    if not doc_ids:
+        return
+    con.register("_ids", pd.DataFrame({"doc_id": list(doc_ids)}))
+    try:
+        con.execute(
+            """INSERT INTO document_versions
+               SELECT doc_id, content_sha256, source_path, raw_text, normalized_text, run_id, loaded_at, ?, ?, ?
+               FROM documents WHERE doc_id IN (SELECT doc_id FROM _ids)""",
+            [now(), run_id, reason],
+        )
+        for table in _DEPENDENTS:
+            con.execute(f"DELETE FROM {table} WHERE doc_id IN (SELECT doc_id FROM _ids)")
+        con.execute("DELETE FROM documents WHERE doc_id IN (SELECT doc_id FROM _ids)")
+    finally:
+        con.unregister("_ids")
+
+
+def _edit_id(doc_id: str, e_start: int, e_end: int, replacement: str) -> str:
+    return hashlib.sha1(f"{doc_id}\x1f{e_start}\x1f{e_end}\x1f{replacement}".encode()).hexdigest()[:16]
+
+
+def _original_sentence(rd: RepairedDocument, c: Claim) -> str | None:
+    """The garbled clean_text behind a claim's sentence, for documents that were repaired."""
+    if not rd.edits:
+        return None
+    text = rd.normalized_text
+    s0 = text.rfind(c.sentence, 0, c.end + len(c.sentence)) if c.sentence else -1
+    start, end = (s0, s0 + len(c.sentence)) if s0 >= 0 else (c.start, c.end)
+    a, b = rd.norm_to_clean.to_source(start, end)
+    original = rd.clean.clean_text[a:b]
+    return original if original != text[start:end] else None
+
+
+def load_batch(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    docs: Sequence[RepairedDocument],
+    extractions: Sequence[Extraction],
+) -> int:
+    """Load one batch of documents with everything derived from them, in one transaction.
+
+    A document already present (same source path) moves to document_versions first, and all its
+    derived rows are replaced, so re-loading never duplicates. Returns the number of claims loaded.
+    """
+    by_id = {e.doc_id: e for e in extractions}
+    loaded_at = now()
+    doc_rows, bp_rows, edit_rows, spin_rows, tx_rows, mention_rows, claim_rows = [], [], [], [], [], [], []
+    entities: dict[str, Entity] = {}
+    for rd in docs:
+        raw = rd.clean.doc
+        ex = by_id.get(rd.doc_id)
+        date = ex.date if ex else None
+        doc_rows.append(
+            {
+                "doc_id": raw.doc_id,
+                "source_path": raw.source_path,
+                "content_sha256": raw.content_sha256,
+                "size_bytes": raw.size_bytes,
+                "media_type": raw.media_type,
+                "encoding": raw.encoding,
+                "title": rd.clean.title,
+                "url": raw.meta.url,
+                "outlet": raw.meta.outlet,
+                "author": raw.meta.author,
+                "raw_text": raw.raw_text,
+                "clean_text": rd.clean.clean_text,
+                "normalized_text": rd.normalized_text,
+                "spin_score": rd.spin_score,
+                "is_spun": rd.is_spun,
+                "published_at": date.published_at if date else None,
+                "published_at_basis": date.basis if date else "unknown",
+                "published_not_before": date.not_before if date else None,
+                "run_id": run_id,
+                "loaded_at": loaded_at,
+            }
+        )
+        bp_rows.extend({**asdict(h), "run_id": run_id} for h in rd.clean.removed if isinstance(h, BoilerplateHit))
+        seen_edits: set[str] = set()
+        for e in rd.edits:
+            eid = _edit_id(e.doc_id, e.clean_start, e.clean_end, e.replacement)
+            if eid in seen_edits:
+                continue
+            seen_edits.add(eid)
+            edit_rows.append({**asdict(e), "edit_id": eid, "run_id": run_id})
+        spin_rows.extend(
+            {"doc_id": rd.doc_id, "clean_start": s.start, "clean_end": s.end, "score": s.score, "signals": list(s.signals)}
+            for s in rd.sentences
+        )
+        if ex is None:
+            continue
+        tx_rows.extend({**asdict(t), "doc_id": rd.doc_id} for t in ex.timexes)
+        mention_rows.extend(asdict(m) for m in ex.mentions)
+        for ent in ex.entities:
+            entities[ent.entity_id] = ent
+        seen_claims: set[str] = set()
+        for c in ex.claims:
+            if c.claim_id in seen_claims:
+                continue
+            seen_claims.add(c.claim_id)
+            claim_rows.append(
+                {**{k: getattr(c, k) for k in CLAIM_COLUMNS}, "original_text": _original_sentence(rd, c), "run_id": run_id}
+            )
+    with transaction(con):
+        existing = [r["doc_id"] for r in doc_rows]
+        present = {
+            d
+            for (d,) in con.execute(
+                "SELECT doc_id FROM documents WHERE doc_id IN (SELECT unnest(?::VARCHAR[]))", [existing]
+            ).fetchall()
+        }
+        _supersede(con, sorted(present), run_id, "changed")
+        _insert(con, "documents", doc_rows, list(doc_rows[0]) if doc_rows else [])
+        _insert(con, "boilerplate", bp_rows, ["doc_id", "raw_start", "raw_end", "text", "rule_id", "reason", "run_id"])
+        _insert(
+            con,
+            "normalization_edits",
+            edit_rows,
+            ["edit_id", "doc_id", "clean_start", "clean_end", "original", "replacement", "rule", "evidence",
+             "confidence", "applied", "run_id"],
+        )  # fmt: skip
+        _insert(con, "spin_sentences", spin_rows, ["doc_id", "clean_start", "clean_end", "score", "signals"])
+        _insert(
+            con,
+            "timexes",
+            tx_rows,
+            ["doc_id", "start", "end", "text", "type", "value", "granularity", "time_start", "time_end", "anchored",
+             "rule", "mod"],
+        )  # fmt: skip
+        _insert(con, "mentions", mention_rows, ["doc_id", "entity_id", "start", "end", "text"])
+        _insert(con, "claims", claim_rows, [*CLAIM_COLUMNS, "original_text", "run_id"])
+        if entities:
+            _upsert_entities(con, entities.values())
+    return len(claim_rows)
+
+
+def _upsert_entities(con: duckdb.DuckDBPyConnection, entities: Iterable[Entity]) -> None:
+    rows = [{"entity_id": e.entity_id, "name": e.name, "type": e.type, "aliases": list(e.aliases)} for e in entities]
+    frame = pd.DataFrame.from_records(rows, columns=["entity_id", "name", "type", "aliases"])
+    con.register("_ents", frame)
+    try:
+        con.execute(
+            """INSERT INTO entities SELECT entity_id, name, type, aliases FROM _ents
+               ON CONFLICT (entity_id) DO UPDATE SET
+               aliases = list_distinct(list_concat(entities.aliases, excluded.aliases))"""
+        )
+    finally:
+        con.unregister("_ents")
+
+
+def remove_documents(con: duckdb.DuckDBPyConnection, run_id: str, doc_ids: Sequence[str]) -> None:
+    """Documents whose source file is gone move to document_versions with their derived rows dropped."""
+    with transaction(con):
+        _supersede(con, doc_ids, run_id, "removed")
+
+
+def prune_entities(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop entities no current document mentions or claims."""
+    con.execute(
+        """DELETE FROM entities WHERE entity_id NOT IN (SELECT entity_id FROM mentions)
+           AND entity_id NOT IN (SELECT subject_entity_id FROM claims WHERE subject_entity_id IS NOT NULL)
+           AND entity_id NOT IN (SELECT object_entity_id FROM claims WHERE object_entity_id IS NOT NULL)"""
+    )
+
+
+def record_quarantine(
+    con: duckdb.DuckDBPyConnection, run_id: str, items: Sequence[Quarantined], seen_paths: Iterable[str]
+) -> None:
+    """Make the quarantine table the current state: this run's refusals, and none for inputs now gone or loaded."""
+    rows = {
+        q.source_path: {**asdict(q), "run_id": run_id, "quarantined_at": now()} for q in items
+    }  # the last word on a path wins
+    with transaction(con):
+        con.execute("DELETE FROM quarantine WHERE source_path NOT IN (SELECT unnest(?::VARCHAR[]))", [list(rows)])
+        if rows:
+            con.execute("DELETE FROM quarantine WHERE source_path IN (SELECT unnest(?::VARCHAR[]))", [list(rows)])
+        _insert(
+            con,
+            "quarantine",
+            list(rows.values()),
+            ["source_path", "reason", "detail", "content_sha256", "size_bytes", "run_id", "quarantined_at"],
+        )
+    del seen_paths
+
+
+def replace_conflicts(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    groups: Sequence[ClaimGroup],
+    verdicts: Sequence[Verdict],
+    trust: Mapping[str, float],
+    copies: Sequence[object] = (),
+) -> None:
+    """Replace every compared group with this run's verdicts; reviews are left untouched."""
+    by_key = {g.group_key: g for g in groups}
+    claim_doc = {c.claim_id: c.doc_id for g in groups for c in g.claims}
+    conflict_rows, member_rows = [], []
+    at = now()
+    seen: set[str] = set()
+    for v in verdicts:
+        if v.conflict_id in seen:
+            continue
+        seen.add(v.conflict_id)
+        g = by_key.get(v.group_key)
+        docs = {claim_doc.get(cid) for cid in v.claim_ids}
+        conflict_rows.append(
+            {
+                "conflict_id": v.conflict_id,
+                "group_key": v.group_key,
+                "kind": v.kind,
+                "verdict": v.verdict,
+                "severity": v.severity,
+                "label": g.label if g else None,
+                "rule": g.rule if g else None,
+                "summary": v.summary,
+                "explanation": v.explanation,
+                "likely_value": v.likely_value,
+                "confidence": v.confidence,
+                "n_docs": len(docs - {None}),
+                "n_claims": len(v.claim_ids),
+                "run_id": run_id,
+                "updated_at": at,
+            }
+        )
+        for cid in dict.fromkeys(v.claim_ids):
+            doc = claim_doc.get(cid)
+            member_rows.append(
+                {
+                    "conflict_id": v.conflict_id,
+                    "claim_id": cid,
+                    "doc_id": doc,
+                    "position": v.positions.get(cid),
+                    "trust_weight": trust.get(doc) if doc else None,
+                }
+            )
+    copy_rows = [
+        {"doc_a": c.doc_a, "doc_b": c.doc_b, "shared_ratio": c.shared_ratio, "evidence": c.evidence, "run_id": run_id}
+        for c in copies
+    ]
+    with transaction(con):
+        con.execute("DELETE FROM conflict_claims")
+        con.execute("DELETE FROM conflicts")
+        con.execute("DELETE FROM copies")
+        _insert(con, "conflicts", conflict_rows, list(conflict_rows[0]) if conflict_rows else [])
+        _insert(con, "conflict_claims", member_rows, ["conflict_id", "claim_id", "doc_id", "position", "trust_weight"])
+        _insert(con, "copies", copy_rows, ["doc_a", "doc_b", "shared_ratio", "evidence", "run_id"])
+
+
+def add_review(
+    con: duckdb.DuckDBPyConnection, conflict_id: str, decision: str, value: str | None, note: str | None
+) -> str:
+    """Record a person's decision on a conflict; returns the review id."""
+    found = con.execute("SELECT count(*) FROM conflicts WHERE conflict_id = ?", [conflict_id]).fetchone()[0]
+    if not found:
+        raise WarehouseError(f"no conflict with id {conflict_id!r}: list them with `recon conflicts`")
+    at = now()
+    review_id = hashlib.sha1(f"{conflict_id}\x1f{decision}\x1f{at.isoformat()}".encode()).hexdigest()[:16]
+    con.execute(
+        "INSERT INTO reviews VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [review_id, conflict_id, decision, value, note, os.environ.get("USER"), at],
+    )
+    return review_id
+
+
+# ---- read-only use --------------------------------------------------------------------------
+
+
+def check_read_only(sql: str) -> None:
+    """Refuse anything but reads before it reaches DuckDB (which would also refuse most writes)."""
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise WarehouseError(f"query does not parse: {str(exc).splitlines()[0]}") from exc
+    if not statements:
+        raise WarehouseError("query is empty")
+    for st in statements:
+        kind = st.type.name if hasattr(st.type, "name") else str(st.type)
+        if kind.upper() not in READ_STATEMENTS:
+            raise ReadOnlyViolation(f"recon query only reads; refused a {kind} statement (use the pipeline to change data)")
+
+
+def read_query(path: Path, sql: str, params: Sequence[object] | None = None) -> pd.DataFrame:
+    """Run a read-only query and return a DataFrame."""
+    check_read_only(sql)
+    with connect(path, read_only=True) as con:
+        try:
+            return con.execute(sql, params or []).fetchdf()
+        except duckdb.Error as exc:
+            raise WarehouseError(f"query failed: {str(exc).splitlines()[0]}") from exc
+
+
+def report_frames(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The two frames the report renders: one row per group, and one per group member."""
+    conflicts = con.execute(
+        """SELECT conflict_id, group_key, kind, verdict, severity, summary, explanation, likely_value, confidence,
+                  n_docs, n_claims, review_decision, review_value, review_note, reviewed_at
+           FROM conflict_status"""
+    ).fetchdf()
+    evidence = con.execute(
+        """SELECT e.conflict_id, e.claim_id, e.doc_id, e.source_path, e.outlet, e.position, e.sentence,
+                  e.original_text, e.is_spun, e.trust_weight, e.time_value, e.time_start, e.time_end, e.granularity,
+                  e.extractor, e.confidence, e.raw_start, e.raw_end
+           FROM conflict_evidence e"""
+    ).fetchdf()
+    return conflicts, evidence
