@@ -39,6 +39,10 @@ class DespinSettings:
 @dataclass(frozen=True)
 class ExtractSettings:
     min_quote_words: int = 3
+    timex_tense_window_chars: int = 120  # how far back in its sentence a future cue ("will") is looked for
+    timex_docdate_max_gap_words: int = 3  # words allowed between "Updated"/"Published" and its date (garbled "~ above")
+    timex_docdate_head_chars: int = 400  # a full date this close to the top of the text is read as a dateline
+    timex_docdate_head_max_words_before: int = 6  # dateline: at most this many words before the date on its line
 
 
 @dataclass(frozen=True)
