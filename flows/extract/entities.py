@@ -1,0 +1,360 @@
+"""Entities: named mentions found by rule, typed by cues, resolved to entities across a batch.
+
+Needs: normalized texts and their sentence layout (flows.extract.sentences).
+Adds: per-document mention candidates (capitalised sequences, quoted titles) with type votes from
+data cues (rules/extract: person_cues, type_cues, outlet_cues, work_cues, places, stop_caps), then
+one batch-wide resolution that merges aliases (full name / surname / given name, a one-letter typo
+when unambiguous) into Entity records whose ids are sha1(type, canonical name). Characters named in
+"Character (Actor)" and "Actor as Character" stay separate from their actors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from wordfreq import zipf_frequency
+
+from flows.extract.sentences import Layout
+from flows.records import Entity, Mention
+from flows.rules import load_table
+from flows.settings import ExtractSettings
+
+TYPES = ("PERSON", "ORG", "PLACE", "WORK", "OUTLET", "EVENT", "OTHER")
+APOS = "'\u2019\""  # the straight double quote stands in for a damaged apostrophe in spun copy
+_JOIN = r"(?:[ \u00a0](?:of|the|de|van|von|da|del|du|la|le|bin|al)[ \u00a0]|[ \u00a0]|-)"
+_POSS = re.compile(r"[" + APOS + r"]s$")
+_QUOTED = re.compile(r"(?<![A-Za-z])[\"\u201c'\u2018]([A-Z0-9][^\"\u201c\u201d\u2018\u2019\n]{0,80}?)[,.!?]?[\"\u201d'\u2019](?![A-Za-z])")
+_INITIAL_BEFORE = re.compile(r"(?:^|[.!?:;\u2026]\s*[\"\u201d\u2019')\]]*\s*|\n\s*|[\"\u201c\u2018(]\s*)$")
+
+
+@lru_cache(maxsize=1)
+def _chunk_re() -> re.Pattern[str]:
+    """Capitalised runs; a word may end in a period only if it is an initial or a known abbreviation."""
+    abbr = sorted(
+        {r["abbreviation"] for r in load_table("extract/abbreviations.tsv", ("abbreviation", "source", "example")) if r["abbreviation"][0].isupper()},
+        key=len,
+        reverse=True,
+    )
+    cap = r"(?:[A-Z]\.(?:[A-Z]\.)+|" + "|".join(re.escape(a) for a in abbr) + r"|[A-Z][\w\-]*(?:[" + APOS + r"][A-Za-z]+)*|E!)"
+    return re.compile(rf"{cap}(?:{_JOIN}{cap})*")
+
+
+@dataclass(frozen=True)
+class Cues:
+    titles: frozenset[str]
+    roles: frozenset[str]
+    suffix: dict[str, str]
+    prefix: dict[str, str]
+    outlet_words: frozenset[str]
+    outlet_after: frozenset[str]
+    work_nouns: frozenset[str]
+    places: frozenset[str]
+    stop: frozenset[str]
+    speech: frozenset[str]
+
+
+@lru_cache(maxsize=1)
+def cues() -> Cues:
+    """Entity cue lexicons from rules/extract (loaded once)."""
+    req = ("source", "example")
+    person = load_table("extract/person_cues.tsv", ("kind", "word", *req))
+    types = load_table("extract/type_cues.tsv", ("position", "word", "type", *req))
+    outlets = load_table("extract/outlet_cues.tsv", ("kind", "cue", *req))
+    return Cues(
+        titles=frozenset(r["word"] for r in person if r["kind"] == "title"),
+        roles=frozenset(r["word"].lower() for r in person if r["kind"] == "role"),
+        suffix={r["word"]: r["type"] for r in types if r["position"] == "suffix"},
+        prefix={r["word"]: r["type"] for r in types if r["position"] == "prefix"},
+        outlet_words=frozenset(r["cue"] for r in outlets if r["kind"] == "word"),
+        outlet_after=frozenset(r["cue"] for r in outlets if r["kind"] == "after"),
+        work_nouns=frozenset(r["noun"] for r in load_table("extract/work_cues.tsv", ("noun", *req))),
+        places=frozenset(r["name"] for r in load_table("extract/places.tsv", ("name", "kind", *req))),
+        stop=frozenset(r["word"] for r in load_table("extract/stop_caps.tsv", ("word", *req))),
+        speech=frozenset(r["form"] for r in load_table("extract/speech_verbs.tsv", ("form", "predicate", *req))),
+    )
+
+
+@dataclass
+class Candidate:
+    """A mention before resolution: surface span plus type votes from its context."""
+
+    doc_id: str
+    start: int
+    end: int
+    text: str
+    votes: Counter = field(default_factory=Counter)
+    entity_id: str = ""
+
+
+def name_key(name: str) -> str:
+    """Comparison key of a name: no leading article, no possessive, spun apostrophes repaired, lowercase."""
+    name = _POSS.sub("", name.strip())
+    name = re.sub(r"^(?:The|A|An)\s+", "", name).split(":")[0].strip()
+    return " ".join(re.sub(r"[\u2019\"]", "'", name).lower().split())
+
+
+def entity_id(type_: str, name: str) -> str:
+    """Deterministic entity id: sha1 of type and canonical name, first 16 hex digits."""
+    return hashlib.sha1(f"{type_}\t{name}".encode()).hexdigest()[:16]
+
+
+def _is_headline(text: str, a: int, b: int) -> bool:
+    """A title-case line without final punctuation (a headline or subhead): its capitals mark no names."""
+    line = text[a:b]
+    if line[-1:] in ".!?\"\u201d\u2019":
+        return False
+    words = re.findall(r"[A-Za-z][\w'\u2019\"-]*", line)
+    if len(words) < 3:
+        return False
+    caps = sum(w[0].isupper() for w in words if len(w) > 3)
+    return caps * 2 >= sum(len(w) > 3 for w in words) > 0
+
+
+def _is_initial(text: str, pos: int) -> bool:
+    return bool(_INITIAL_BEFORE.search(text, max(0, pos - 6), pos))
+
+
+def _prev_word(text: str, pos: int) -> str:
+    m = re.search(r"([A-Za-z][\w\-.]*)\W{0,2}$", text[max(0, pos - 30) : pos])
+    return m.group(1) if m else ""
+
+
+def _trim(text: str, a: int, b: int, c: Cues, midcaps: set[str], initial: bool, zipf: float) -> tuple[int, int]:
+    """Drop leading/trailing words of a capitalised run that are not part of a name."""
+    words = [(m.start() + a, m.end() + a) for m in re.finditer(r"\S+", text[a:b])]
+    while words:
+        w = text[words[0][0] : words[0][1]]
+        bare = _POSS.sub("", w)
+        if bare in c.stop or (initial and bare not in midcaps and bare not in ("The", "A") and _common(bare, zipf)):
+            words.pop(0)
+            initial = False
+            continue
+        break
+    while words and text[words[-1][0] : words[-1][1]] in c.stop | {"The", "A", "An", "&", "of", "the"}:
+        words.pop()
+    if words and text[words[0][0] : words[0][1]] in ("A", "An") and len(words) == 1:
+        words.pop()
+    if not words:
+        return a, a
+    return words[0][0], words[-1][1]
+
+
+@lru_cache(maxsize=65536)
+def _common(word: str, zipf: float) -> bool:
+    return zipf_frequency(word.lower(), "en") >= zipf
+
+
+def find_candidates(doc_id: str, text: str, layout: Layout, settings: ExtractSettings) -> list[Candidate]:
+    """Mention candidates of one document, each with type votes from local cues."""
+    c = cues()
+    chunk = _chunk_re()
+    headline = [_is_headline(text, a, b) for a, b in layout.paragraphs]
+    spans: list[tuple[int, int, bool]] = []
+    midcaps: set[str] = set()
+    raw_runs = []
+    for m in chunk.finditer(text):
+        if headline[layout.sentences[layout.sentence_at(m.start())].para] if layout.sentences else False:
+            continue
+        initial = _is_initial(text, m.start())
+        raw_runs.append((m.start(), m.end(), initial))
+        for w in re.finditer(r"[A-Z][\w\-]*", m.group(0)):
+            if not (initial and w.start() == 0):
+                midcaps.add(_POSS.sub("", w.group(0)))
+    for a, b, initial in raw_runs:
+        # a possessive ends a name unless it is inside a title that began with an article
+        pieces = []
+        s = a
+        for pm in re.finditer(r"[" + APOS + r"]s(?=\s)", text[a:b]):
+            cut = a + pm.end()
+            if not text[s:cut].startswith(("The ", "A ")):
+                pieces.append((s, a + pm.start()))
+                s = cut + 1
+        pieces.append((s, b))
+        for k, (x, y) in enumerate(pieces):
+            x, y = _trim(text, x, y, c, midcaps, initial and k == 0, settings.common_word_zipf)
+            y = x + len(_POSS.sub("", text[x:y]))
+            if y - x >= settings.min_name_chars:
+                spans.append((x, y, initial and k == 0 and x == a))
+    # quoted titles are works even when they begin with a lowercase-looking word
+    titled = {}
+    for m in _QUOTED.finditer(text):
+        inner = m.group(1).strip()
+        words = inner.split()
+        if 0 < len(words) <= settings.max_title_words and all(w[0].isupper() or w.lower() in _MINOR for w in words):
+            titled[(m.start(1), m.start(1) + len(inner))] = inner
+    out: list[Candidate] = []
+    taken: list[tuple[int, int]] = []
+    for (x, y), inner in titled.items():
+        cand = Candidate(doc_id, x, y, inner)
+        cand.votes["WORK"] += 3
+        out.append(cand)
+        taken.append((x, y))
+    for x, y, _initial in spans:
+        if any(p <= x and y <= q for p, q in taken):
+            continue
+        cand = Candidate(doc_id, x, y, text[x:y])
+        _vote(cand, text, c)
+        out.append(cand)
+    out.sort(key=lambda k: k.start)
+    return out
+
+
+_MINOR = frozenset(["a", "an", "the", "of", "and", "or", "in", "on", "at", "to", "for", "with", "from", "by", "as", "but", "vs"])
+
+
+def _vote(cand: Candidate, text: str, c: Cues) -> None:
+    """Type votes from the words inside and around one candidate."""
+    words = cand.text.split()
+    v = cand.votes
+    if cand.text in c.places:
+        v["PLACE"] += 3
+    if words[-1] in c.suffix:
+        v[c.suffix[words[-1]]] += 2
+    if len(words) > 1 and words[0] in c.prefix:
+        v[c.prefix[words[0]]] += 1
+    if any(w in c.outlet_words for w in words):
+        v["OUTLET"] += 2
+    before = text[max(0, cand.start - 40) : cand.start]
+    after = text[cand.end : cand.end + 40]
+    prev = _prev_word(text, cand.start)
+    if prev in c.titles:
+        v["PERSON"] += 3
+    if prev.lower() in c.roles:
+        v["PERSON"] += 2
+    if prev.lower() in c.work_nouns or re.search(r"\b(?:" + "|".join(c.work_nouns) + r") of\s+$", before):
+        v["WORK"] += 3
+    nxt = re.match(r"[\s,]*([a-z]+)", after)
+    if nxt and nxt.group(1) in c.outlet_after:
+        v["OUTLET"] += 2
+    if nxt and nxt.group(1) in c.speech:
+        v["PERSON"] += 1
+    if re.match(r",\s\d{1,3},", after):
+        v["PERSON"] += 2  # "Name, 33," gives an age
+    if re.search(r"\b(?:according to|told|telling|tells)\s+$", before) and words[0] == "The":
+        v["OUTLET"] += 2
+    if re.search(r"\b(?:in|from|near)\s+$", before) and not re.match(r"[" + APOS + r"]", after):
+        v["PLACE"] += 1
+    if re.search(r"\baccording to\s+$", before, re.IGNORECASE):
+        m = re.match(r"( magazine)?,[^.!?]{0,60}?\b(\w+)\b", after)
+        v["OUTLET"] += 2 if m and any(w in c.speech for w in re.findall(r"[a-z]+", after[:80])) else 1
+    m = re.match(r",\s([A-Z][a-z]+(?:\s[A-Z][a-z]+)?)", after)
+    if m and m.group(1) in c.places:
+        v["PLACE"] += 3  # "City, State"
+    if re.search(r"[A-Za-z]+,\s$", before) and cand.text in c.places:
+        v["PLACE"] += 1
+    if re.search(r"\b(?:he|she|his|her)\b", after[:20]) and len(words) > 1 and words[0] not in ("The", "A", "An"):
+        v["PERSON"] += 1
+    if (
+        not v
+        and 2 <= len(words) <= 3
+        and words[0] not in ("The", "A", "An")
+        and all(re.fullmatch(r"[A-Z][a-z]+(?:-[A-Z][a-z]+)?\.?|[A-Z]\.(?:[A-Z]\.)*", w) for w in words)
+    ):
+        v["PERSON"] += 1  # bare "First Last" with no other cue
+
+
+@dataclass
+class _Cluster:
+    key: str
+    forms: Counter
+    votes: Counter
+    docs: set[str]
+    members: list[Candidate]
+    parent: _Cluster | None = None
+
+    def root(self) -> _Cluster:
+        c = self
+        while c.parent is not None:
+            c = c.parent
+        return c
+
+    @property
+    def type(self) -> str:
+        if not self.votes:
+            return "OTHER"
+        best = max(self.votes.values())
+        return next(t for t in TYPES if self.votes[t] == best)
+
+
+def _edit1(a: str, b: str) -> bool:
+    """True when a and b differ by one insertion, deletion or substitution."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b, strict=True)) == 1
+    if len(a) > len(b):
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    return a[i:] == b[i + 1 :]
+
+
+def resolve(candidates: Iterable[Candidate], roles: Iterable[tuple[str, str]], settings: ExtractSettings) -> list[Entity]:
+    """Merge candidates of a batch into entities; set each candidate's entity_id; return the entities.
+
+    ``roles`` are (actor, character) surface pairs: a character never merges into its actor.
+    """
+    clusters: dict[str, _Cluster] = {}
+    cands = list(candidates)
+    for cand in cands:
+        key = name_key(cand.text)
+        if not key:
+            continue
+        cl = clusters.setdefault(key, _Cluster(key, Counter(), Counter(), set(), []))
+        cl.forms[" ".join(_POSS.sub("", cand.text).split())] += 1
+        cl.votes.update(cand.votes)
+        cl.docs.add(cand.doc_id)
+        cl.members.append(cand)
+    characters = {name_key(ch) for _actor, ch in roles}
+    for key in characters:
+        if key in clusters:
+            clusters[key].votes["PERSON"] += 2
+    # full names: multi-word clusters whose type is PERSON
+    full = [cl for cl in clusters.values() if " " in cl.key and cl.type == "PERSON"]
+    by_token: dict[str, list[_Cluster]] = defaultdict(list)
+    for cl in full:
+        toks = cl.key.split()
+        by_token["L:" + toks[-1]].append(cl)
+        by_token["F:" + toks[0]].append(cl)
+    for cl in clusters.values():
+        if " " in cl.key or cl.type not in ("PERSON", "OTHER"):
+            continue
+        options = by_token.get("L:" + cl.key, []) or by_token.get("F:" + cl.key, [])
+        if not options and len(cl.key) >= settings.typo_min_chars and cl.key not in characters:
+            options = [f for f in full if _edit1(cl.key, f.key.split()[-1])]
+        local = [o for o in options if o.docs & cl.docs]
+        pick = local if local else options
+        if len(pick) == 1 and not (cl.key in characters and pick[0].key not in characters):
+            cl.parent = pick[0]
+    groups: dict[int, list[_Cluster]] = defaultdict(list)
+    for cl in clusters.values():
+        groups[id(cl.root())].append(cl)
+    entities = []
+    for members in groups.values():
+        root = members[0].root()
+        votes = Counter()
+        forms = Counter()
+        for m in members:
+            votes.update(m.votes)
+            forms.update(m.forms)
+        type_ = _Cluster("", Counter(), votes, set(), []).type
+        canonical = max(root.forms, key=lambda f: (len(f.split()), root.forms[f], f))
+        eid = entity_id(type_, canonical)
+        aliases = tuple(sorted(f for f in forms if f != canonical))
+        entities.append(Entity(eid, canonical, type_, aliases))
+        for m in members:
+            for cand in m.members:
+                cand.entity_id = eid
+    entities.sort(key=lambda e: e.entity_id)
+    return entities
+
+
+def mentions_of(cands: Sequence[Candidate]) -> tuple[Mention, ...]:
+    """Mention records of resolved candidates."""
+    return tuple(Mention(c.doc_id, c.entity_id, c.start, c.end, c.text) for c in cands if c.entity_id)
