@@ -12,6 +12,7 @@ import bisect
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 
 
 @dataclass(frozen=True)
@@ -30,13 +31,17 @@ class OffsetMap:
     def identity(length: int) -> OffsetMap:
         return OffsetMap(((0, length, 0, length),))
 
+    @cached_property
+    def _starts(self) -> list[int]:
+        return [s[0] for s in self.segments]
+
     def _point(self, pos: int, *, is_end: bool) -> int:
         if not self.segments:
             return pos
-        starts = [s[0] for s in self.segments]
-        i = bisect.bisect_right(starts, pos) - 1
-        if is_end and i > 0 and self.segments[i][0] == pos:
-            i -= 1  # an end offset belongs to the segment that closes there
+        starts = self._starts
+        # a start offset belongs to the last segment opening at or before it; an end offset to the
+        # last segment opening strictly before it (the one that closes there)
+        i = bisect.bisect_left(starts, pos) - 1 if is_end else bisect.bisect_right(starts, pos) - 1
         i = max(i, 0)
         d0, d1, s0, s1 = self.segments[i]
         if pos <= d0:
