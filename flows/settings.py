@@ -51,7 +51,40 @@ class ExtractSettings:
 
 @dataclass(frozen=True)
 class ReconcileSettings:
-    quote_match_threshold: float = 0.5
+    # rule data under flows/rules/
+    spelling_rules: str = "reconcile/spelling_variants.tsv"
+    paraphrase_rules: str = "reconcile/paraphrases.tsv"
+    predicate_rules: str = "reconcile/predicate_families.tsv"
+    place_rules: str = "reconcile/place_containment.tsv"
+    place_alias_rules: str = "reconcile/place_aliases.tsv"
+    # grouping (blocking, then matching)
+    quote_match_threshold: float = 0.5  # overlap coefficient of content words for two quotes to match
+    quote_min_shared_words: int = 3  # content words two quotes must share (fewer only if a quote is that short)
+    quote_min_content_words: int = 2  # a quote with fewer content words never matches another
+    cross_speaker_min_shared_words: int = 6  # quotes attributed to different speakers must share this many
+    cross_speaker_threshold: float = 0.8  # and this overlap coefficient
+    same_doc_join_threshold: float = 0.8  # a document's second quote joins a group holding its first only this close
+    same_doc_max_shared_words: int = 1  # below the join threshold, a document's quotes in one group share at most this many
+    quote_ngram: int = 3  # word n-gram size used to block quotes across speakers
+    common_word_zipf: float = 6.0  # words at least this frequent (wordfreq zipf) are not content words
+    max_block_size: int = 200  # a blocking key shared by more claims than this is too common to compare all pairs
+    # comparison
+    venue_match_threshold: float = 0.5  # word overlap coefficient at which two venue names are the same venue
+    number_rel_tolerance: float = 0.02  # numbers this close (relative) are compatible, not conflicting
+    number_abs_tolerance: float = 0.0
+    number_high_rel_diff: float = 0.5  # numbers differing more than this (relative) are a high-severity conflict
+    quote_medium_diff_ratio: float = 0.3  # wording variants differing in more than this share of words: medium
+    unanchored_guess_factor: float = 0.5  # confidence scale for a likely value that assumes a missing year
+    default_trust: float = 1.0  # trust of a document source_trust did not score
+    # source trust
+    copy_shingle_words: int = 5  # word shingle size for copy detection
+    copy_min_shared_ratio: float = 0.3  # share of the shorter text's shingles two texts must share to be copies
+    spun_copy_min_shared_ratio: float = 0.1  # lower bar when one text is spun (spinning breaks shingles)
+    spun_threshold: float = 0.5  # spin score at or above which a document counts as spun
+    copy_discount: float = 0.8  # how much of a copy's vote is removed, scaled by its shared ratio
+    spin_penalty: float = 0.5  # trust removed per unit of spin score
+    min_trust: float = 0.05
+    max_shingle_docs: int = 50  # a shingle in more documents than this is boilerplate, not copying
 
 
 @dataclass(frozen=True)

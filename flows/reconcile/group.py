@@ -1,0 +1,369 @@
+"""Group claims from many documents that speak about the same thing.
+
+Needs: ``records.Claim`` from extraction (see the claim conventions) and ``ReconcileSettings``.
+Adds: ``records.ClaimGroup`` records with a stable ``group_key`` (derived from the group's content,
+never from claim or document ids) and the blocking/matching ``rule`` that formed each group.
+
+In the spirit of record-linkage engines (Splink): claims are first *blocked* on cheap keys
+(subject + predicate family; quotes on speaker and on shared rare word n-grams), then pairs
+inside a block are *matched* (quotes by content-word overlap after normalizing spelling and
+paraphrase), and matches are clustered as connected components. No all-pairs comparison.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from flows.reconcile.normalize import (
+    Lexicon,
+    content_words,
+    load_lexicon,
+    name_key,
+    parse_timex,
+    quote_words,
+    words,
+)
+from flows.records import Claim, ClaimGroup
+from flows.settings import ReconcileSettings
+
+RULE_SPEAKER = "block:speaker>match:content-overlap"
+RULE_NGRAM = "block:rare-ngram>match:content-overlap"
+RULE_REMARK_VENUE = "remark:same-venue"
+RULE_REMARK_TIME = "remark:same-time"
+RULE_REMARK_ONLY = "remark:only-quote-group-of-speaker"
+RULE_REMARKS = "block:speaker+remarked"
+RULE_FACT = "block:subject+predicate-family"
+RULE_OBJECT = "block:subject+predicate-family+object"
+
+
+def stable_key(*parts: str) -> str:
+    """A short stable hash of content parts (the same content gives the same key in every run)."""
+    return hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()[:16]
+
+
+def subject_key(claim: Claim) -> str:
+    """The comparable key of a claim's subject (speaker for quotes)."""
+    return name_key(claim.subject) or (claim.subject_entity_id or "")
+
+
+class _UnionFind:
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        parent = self.parent
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def union(self, i: int, j: int) -> None:
+        a, b = self.find(i), self.find(j)
+        if a != b:
+            self.parent[max(a, b)] = min(a, b)
+
+
+@dataclass(frozen=True)
+class _Quote:
+    claim: Claim
+    speaker: str
+    toks: tuple[str, ...]
+    content: frozenset[str]
+    ngrams: frozenset[str]
+
+
+def _prepare_quote(claim: Claim, lex: Lexicon, settings: ReconcileSettings) -> _Quote:
+    toks = quote_words(claim.quote_text or "", lex)
+    content = content_words(toks, settings.common_word_zipf)
+    n = settings.quote_ngram
+    grams = frozenset(
+        " ".join(toks[i : i + n]) for i in range(len(toks) - n + 1) if any(t in content for t in toks[i : i + n])
+    )
+    return _Quote(claim, subject_key(claim), toks, content, grams)
+
+
+def _quote_score(a: _Quote, b: _Quote, settings: ReconcileSettings) -> float:
+    """Overlap coefficient of two quotes' content words, or 0.0 when they do not match."""
+    small = min(len(a.content), len(b.content))
+    if small < settings.quote_min_content_words:
+        return 0.0
+    shared = len(a.content & b.content)
+    if a.speaker and a.speaker == b.speaker:
+        need, ratio = min(settings.quote_min_shared_words, small), settings.quote_match_threshold
+    else:
+        need, ratio = settings.cross_speaker_min_shared_words, settings.cross_speaker_threshold
+    score = shared / small
+    return score if shared >= need and score >= ratio else 0.0
+
+
+def _complementary(a: dict[str, list[int]], b: dict[str, list[int]], quotes: list[_Quote],
+                   settings: ReconcileSettings) -> bool:
+    """Whether every document in both clusters contributes disjoint pieces (fragments of one statement).
+
+    A document quoting a speaker twice with overlapping words is quoting two statements; those must not
+    be joined through a weak link to a third source.
+    """
+    for doc in a.keys() & b.keys():
+        for i in a[doc]:
+            for j in b[doc]:
+                if len(quotes[i].content & quotes[j].content) > settings.same_doc_max_shared_words:
+                    return False
+    return True
+
+
+def _candidate_pairs(blocks: Iterable[list[int]], limit: int) -> set[tuple[int, int]]:
+    pairs: set[tuple[int, int]] = set()
+    for members in blocks:
+        if 2 <= len(members) <= limit:
+            for x in range(len(members)):
+                mx = members[x]
+                for y in range(x + 1, len(members)):
+                    pairs.add((mx, members[y]))
+    return pairs
+
+
+def _cluster_quotes(quotes: list[_Quote], settings: ReconcileSettings) -> list[tuple[list[int], set[str]]]:
+    by_speaker: dict[str, list[int]] = defaultdict(list)
+    by_gram: dict[str, list[int]] = defaultdict(list)
+    for i, q in enumerate(quotes):
+        if q.speaker:
+            by_speaker[q.speaker].append(i)
+        for g in q.ngrams:
+            by_gram[g].append(i)
+    uf = _UnionFind(len(quotes))
+    by_doc: list[dict[str, list[int]]] = [{q.claim.doc_id: [i]} for i, q in enumerate(quotes)]
+    edge_rules: dict[int, set[str]] = defaultdict(set)
+    speaker_pairs = _candidate_pairs(by_speaker.values(), settings.max_block_size)
+    gram_pairs = _candidate_pairs(by_gram.values(), settings.max_block_size) - speaker_pairs
+    scored = []
+    for pairs, rule in ((speaker_pairs, RULE_SPEAKER), (gram_pairs, RULE_NGRAM)):
+        for i, j in pairs:
+            score = _quote_score(quotes[i], quotes[j], settings)
+            if score > 0.0:
+                scored.append((-score, i, j, rule))
+    # strongest matches first, so a weak link cannot pull a document's other quote into the group
+    for neg, i, j, rule in sorted(scored):
+        a, b = uf.find(i), uf.find(j)
+        if a == b:
+            continue
+        if -neg < settings.same_doc_join_threshold and not _complementary(by_doc[a], by_doc[b], quotes, settings):
+            continue
+        uf.union(a, b)
+        root, other = (a, b) if uf.find(a) == a else (b, a)
+        for doc, members in by_doc[other].items():
+            by_doc[root].setdefault(doc, []).extend(members)
+        by_doc[other] = {}
+        edge_rules[i].add(rule)
+    clusters: dict[int, list[int]] = defaultdict(list)
+    for i in range(len(quotes)):
+        clusters[uf.find(i)].append(i)
+    out = []
+    for members in clusters.values():
+        rules: set[str] = set()
+        for i in members:
+            rules |= edge_rules.get(i, set())
+        out.append((members, rules))
+    return out
+
+
+def _most_common(values: Iterable[str]) -> str:
+    counts = Counter(v for v in values if v)
+    if not counts:
+        return ""
+    return min(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0]
+
+
+def _display_name(claims: Iterable[Claim], key: str) -> str:
+    names = sorted({c.subject for c in claims if c.subject and subject_key(c) == key}, key=lambda s: (-len(s), s))
+    return names[0] if names else key
+
+
+def _quote_anchor(quotes: list[_Quote]) -> str:
+    """The n-gram most of the group's quotes share: a content key that survives new members."""
+    counts = Counter(g for q in quotes for g in q.ngrams)
+    if counts:
+        return min(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0]
+    return " ".join(sorted({w for q in quotes for w in q.content} or {w for q in quotes for w in q.toks}))
+
+
+def _short(text: str, limit: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _times_meet(a: Claim, b: Claim) -> bool:
+    if a.time_value and a.time_value == b.time_value:
+        return True
+    if a.time_start and b.time_start and a.time_end and b.time_end:
+        return a.time_start < b.time_end and b.time_start < a.time_end
+    sa, sb = parse_timex(a.time_value), parse_timex(b.time_value)
+    if sa and sb and sa.anchored and sb.anchored and sa.start and sb.start and sa.end and sb.end:
+        return sa.start < sb.end and sb.start < sa.end
+    return False
+
+
+@dataclass
+class _Draft:
+    key_parts: tuple[str, ...]
+    kind: str
+    label: str
+    claims: list[Claim]
+    rules: set[str]
+
+
+def _quote_drafts(quotes: list[Claim], remarks: list[Claim], lex: Lexicon, settings: ReconcileSettings) -> list[_Draft]:
+    prepared = [_prepare_quote(c, lex, settings) for c in quotes]
+    drafts: list[_Draft] = []
+    for members, rules in _cluster_quotes(prepared, settings):
+        qs = [prepared[i] for i in members]
+        claims = [q.claim for q in qs]
+        speaker = _most_common(q.speaker for q in qs)
+        anchor = _quote_anchor(qs)
+        display = _display_name(claims, speaker) if speaker else "unknown speaker"
+        pred = _most_common(c.predicate for c in claims) or "said"
+        drafts.append(
+            _Draft(("quote", speaker, anchor), "quote", f"{display} — {pred} — '…{anchor}…'", claims, rules)
+        )
+    by_speaker: dict[str, list[_Draft]] = defaultdict(list)
+    for d in drafts:
+        for sp in {subject_key(c) for c in d.claims}:
+            if sp:
+                by_speaker[sp].append(d)
+    leftover: dict[str, list[Claim]] = defaultdict(list)
+    for r in remarks:
+        sp = subject_key(r)
+        target, rule = _remark_target(r, by_speaker.get(sp, []))
+        if target is None:
+            leftover[sp].append(r)
+        else:
+            target.claims.append(r)
+            target.rules.add(rule)
+    for sp, claims in leftover.items():
+        if sp:
+            name = _display_name(claims, sp)
+            drafts.append(_Draft(("remark", sp), "quote", f"{name} — remarked", claims, {RULE_REMARKS}))
+    return drafts
+
+
+def _remark_target(remark: Claim, candidates: list[_Draft]) -> tuple[_Draft | None, str]:
+    """The speaker's quote group a remark reports: same venue, else same time, else the only group."""
+    venue = name_key(remark.venue)
+    scored = []
+    for d in candidates:
+        quoted = [c for c in d.claims if c.quote_text]
+        if venue and any(name_key(c.venue) == venue for c in quoted):
+            scored.append((0, stable_key(*d.key_parts), d, RULE_REMARK_VENUE))
+        elif (remark.time_value or remark.time_start) and any(_times_meet(remark, c) for c in quoted):
+            scored.append((1, stable_key(*d.key_parts), d, RULE_REMARK_TIME))
+    if scored:
+        best = min(scored, key=lambda s: (s[0], s[1]))
+        return best[2], best[3]
+    if len(candidates) == 1:
+        return candidates[0], RULE_REMARK_ONLY
+    return None, ""
+
+
+def _word_set(key: str) -> frozenset[str]:
+    return frozenset(words(key))
+
+
+def cluster_names(keys: Iterable[str]) -> dict[str, str]:
+    """Map each name key to a representative: a name joins the one longer name whose words contain its words.
+
+    "emily" joins "emily blunt" when no other name contains "emily"; an ambiguous short name stays apart.
+    """
+    uniq = sorted({k for k in keys if k}, key=lambda k: (-len(_word_set(k)), k))
+    reps: list[tuple[str, frozenset[str]]] = []
+    out: dict[str, str] = {}
+    for k in uniq:
+        ws = _word_set(k)
+        hits = [r for r, rws in reps if ws <= rws]
+        if len(hits) == 1:
+            out[k] = hits[0]
+        else:
+            reps.append((k, ws))
+            out[k] = k
+    return out
+
+
+def cluster_similar_names(keys: Iterable[str], threshold: float) -> dict[str, str]:
+    """Map each name key to a representative; names whose word overlap coefficient reaches threshold are one.
+
+    For short name lists (venues of one group): "watch what happens live", "watch" and a spun
+    "watch what wake up live" are one venue.
+    """
+    uniq = sorted({k for k in keys if k})
+    sets = [_word_set(k) for k in uniq]
+    uf = _UnionFind(len(uniq))
+    for i in range(len(uniq)):
+        for j in range(i + 1, len(uniq)):
+            small = min(len(sets[i]), len(sets[j]))
+            if small and len(sets[i] & sets[j]) / small >= threshold:
+                uf.union(i, j)
+    return {k: uniq[uf.find(i)] for i, k in enumerate(uniq)}
+
+
+def _fact_drafts(claims: list[Claim], lex: Lexicon) -> list[_Draft]:
+    blocks: dict[tuple[str, str], list[Claim]] = defaultdict(list)
+    for c in claims:
+        sk = subject_key(c)
+        if sk:
+            blocks[(sk, lex.predicate_rule(c.predicate).family)].append(c)
+    drafts = []
+    for (sk, family), members in blocks.items():
+        rule = lex.predicate_rule(members[0].predicate)
+        name = _display_name(members, sk)
+        if rule.object_role != "identifies":
+            drafts.append(_Draft(("fact", sk, family), rule.value_kind, f"{name} — {family}", members, {RULE_FACT}))
+            continue
+        reps = cluster_names(name_key(c.object) for c in members)
+        by_obj: dict[str, list[Claim]] = defaultdict(list)
+        for c in members:
+            by_obj[reps.get(name_key(c.object), "")].append(c)
+        no_obj = by_obj.pop("", [])
+        if no_obj and len(by_obj) == 1:
+            next(iter(by_obj.values())).extend(no_obj)
+        elif no_obj:
+            by_obj[""] = no_obj
+        for ok, group in by_obj.items():
+            objs = sorted({c.object for c in group if c.object and reps.get(name_key(c.object)) == ok},
+                          key=lambda s: (-len(s), s))
+            label = f"{name} — {family}" + (f" — {objs[0]}" if objs else "")
+            drafts.append(_Draft(("fact", sk, family, ok), rule.value_kind, label, group, {RULE_OBJECT}))
+    return drafts
+
+
+def group_claims(claims: Sequence[Claim], settings: ReconcileSettings) -> list[ClaimGroup]:
+    """Block and match claims into groups about the same thing, each with a stable content-derived key."""
+    lex = load_lexicon(settings)
+    uniq = sorted({c.claim_id: c for c in claims}.values(), key=lambda c: c.claim_id)
+    quotes = [c for c in uniq if c.kind == "quote" and c.quote_text]
+    remarks = [c for c in uniq if c.kind == "quote" and not c.quote_text]
+    others = [c for c in uniq if c.kind != "quote"]
+    drafts = _quote_drafts(quotes, remarks, lex, settings) + _fact_drafts(others, lex)
+    merged: dict[tuple[str, ...], _Draft] = {}
+    for d in drafts:
+        # two clusters with the same content key speak about the same thing: one group
+        if d.key_parts in merged:
+            merged[d.key_parts].claims.extend(d.claims)
+            merged[d.key_parts].rules.update(d.rules)
+        else:
+            merged[d.key_parts] = d
+    groups = []
+    for d in merged.values():
+        if len(d.claims) < 2:
+            continue
+        members = tuple(sorted(d.claims, key=lambda c: c.claim_id))
+        groups.append(
+            ClaimGroup(
+                group_key=stable_key(*d.key_parts),
+                kind=d.kind,
+                label=_short(d.label, 120),
+                claims=members,
+                rule=";".join(sorted(d.rules)),
+            )
+        )
+    return sorted(groups, key=lambda g: g.group_key)
