@@ -51,7 +51,8 @@ TIMEX_RULES_DIR = RULES_DIR / "timex"
 # Lexicons (data files)
 
 
-def _load_tsv(name: str, columns: Sequence[str]) -> list[dict[str, str]]:
+def load_rules_tsv(name: str, columns: Sequence[str]) -> list[dict[str, str]]:
+    """Rows of a TSV under flows/rules/timex/, each checked to have the columns, a source and an example."""
     path = TIMEX_RULES_DIR / name
     try:
         with path.open(encoding="utf-8", newline="") as fh:
@@ -90,10 +91,10 @@ class _Lexicon:
 
 @lru_cache(maxsize=1)
 def _lexicon() -> _Lexicon:
-    months = _load_tsv("months.tsv", ("term", "month", "form"))
-    weekdays = _load_tsv("weekdays.tsv", ("term", "isoweekday", "form"))
-    holidays = _load_tsv("holidays.tsv", ("term", "date"))
-    units = _load_tsv("units.tsv", ("term", "unit", "granularity", "after_article"))
+    months = load_rules_tsv("months.tsv", ("term", "month", "form"))
+    weekdays = load_rules_tsv("weekdays.tsv", ("term", "isoweekday", "form"))
+    holidays = load_rules_tsv("holidays.tsv", ("term", "date"))
+    units = load_rules_tsv("units.tsv", ("term", "unit", "granularity", "after_article"))
     return _Lexicon(
         months={r["term"].lower(): int(r["month"]) for r in months},
         month_full=tuple(r["term"] for r in months if r["form"] in ("full", "ambiguous")),
@@ -102,27 +103,54 @@ def _lexicon() -> _Lexicon:
         weekdays={r["term"].lower(): int(r["isoweekday"]) for r in weekdays},
         weekday_full=tuple(r["term"] for r in weekdays if r["form"] == "full"),
         weekday_abbr=tuple(r["term"] for r in weekdays if r["form"] == "abbr"),
-        numbers={r["term"].lower(): r["value"] for r in _load_tsv("numbers.tsv", ("term", "value"))},
+        numbers={r["term"].lower(): r["value"] for r in load_rules_tsv("numbers.tsv", ("term", "value"))},
         units={r["term"]: (r["unit"], r["granularity"]) for r in units},
         seasons={
-            r["term"]: (r["code"], int(r["start_month"])) for r in _load_tsv("seasons.tsv", ("term", "code", "start_month"))
+            r["term"]: (r["code"], int(r["start_month"])) for r in load_rules_tsv("seasons.tsv", ("term", "code", "start_month"))
         },
-        parts_of_day={r["term"]: r["code"] for r in _load_tsv("parts_of_day.tsv", ("term", "code"))},
-        relative={r["term"]: int(r["shift"]) for r in _load_tsv("relative.tsv", ("term", "shift"))},
-        modifiers={r["term"]: r["mod"] for r in _load_tsv("modifiers.tsv", ("term", "mod"))},
-        vague={r["term"]: r["value"] for r in _load_tsv("vague.tsv", ("term", "value"))},
-        sets={r["term"]: r["value"] for r in _load_tsv("sets.tsv", ("term", "value"))},
+        parts_of_day={r["term"]: r["code"] for r in load_rules_tsv("parts_of_day.tsv", ("term", "code"))},
+        relative={r["term"]: int(r["shift"]) for r in load_rules_tsv("relative.tsv", ("term", "shift"))},
+        modifiers={r["term"]: r["mod"] for r in load_rules_tsv("modifiers.tsv", ("term", "mod"))},
+        vague={r["term"]: r["value"] for r in load_rules_tsv("vague.tsv", ("term", "value"))},
+        sets={r["term"]: r["value"] for r in load_rules_tsv("sets.tsv", ("term", "value"))},
         holidays={r["term"].lower(): r["date"] for r in holidays},
         holiday_terms=tuple(r["term"] for r in holidays),
-        future_cues=tuple(r["term"] for r in _load_tsv("future_cues.tsv", ("term",))),
+        future_cues=tuple(r["term"] for r in load_rules_tsv("future_cues.tsv", ("term",))),
         article_sensitive_units=tuple(r["unit"] for r in units if r.get("after_article") == "no"),
     )
 
 
 def _alt(terms: Sequence[str]) -> str:
-    """A regex alternation of literal terms, longest first, any whitespace between words."""
-    parts = sorted({t for t in terms}, key=len, reverse=True)
-    return "(?:" + "|".join(re.escape(t).replace(r"\ ", r"\s+") for t in parts) + ")"
+    """A regex matching any of the literal terms (longest first), any whitespace between words.
+
+    Built as a character trie, so the regex engine checks one branch per character instead of
+    trying every term at every position (the scan's cost is dominated by these alternations).
+    """
+    trie: dict = {}
+    for term in terms:
+        node = trie
+        for tok in re.split(r"(\s+)", term.strip()):
+            for ch in [r"\s+"] if tok.isspace() else [re.escape(c) for c in tok]:
+                node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def emit(node: dict) -> str:
+        end = "" in node
+        branches = [ch + emit(child) for ch, child in node.items() if ch != ""]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        if end:
+            return f"(?:{body})?" if len(branches) > 1 or len(body) > 1 else body + "?"
+        return body
+
+    return "(?:" + emit(trie) + ")"
+
+
+def _lower_or_title(terms: Sequence[str]) -> str:
+    """Terms as written or capitalized, never ALL CAPS ("TODAY" and "Daily" are names of outlets and shows)."""
+    forms = {f for t in terms for f in (t, t[:1].upper() + t[1:])}
+    return _cs(_alt(sorted(forms)))
 
 
 def _cs(pattern: str) -> str:
@@ -268,6 +296,26 @@ def _shift(anchor: date, k: int, unit: str) -> tuple[str, str, tuple[date, date]
     return None
 
 
+def _season_year(a: date, start_month: int, k: int) -> int:
+    """Year of the season starting in start_month: "last" = latest ended before a, "next" = first
+    starting after a, "this" = the one of a's year (a winter of Dec-Feb belongs to December's year)."""
+    def bounds(y: int) -> tuple[date, date]:
+        y2, m2 = _shift_month(y, start_month, 3)
+        return date(y, start_month, 1), date(y2, m2, 1)
+
+    if k < 0:
+        y = a.year
+        while bounds(y)[1] > a:
+            y -= 1
+        return y
+    if k > 0:
+        y = a.year - 1
+        while bounds(y)[0] <= a:
+            y += 1
+        return y
+    return a.year - 1 if start_month == 12 and a.month < start_month - 9 else a.year
+
+
 def _month_year_for(ctx: _Ctx, month: int, day: int | None = None) -> int | None:
     """The year of a month (and day) named without a year: nearest past, or future on a cue."""
     a = ctx.anchor
@@ -405,9 +453,11 @@ def _build_rules(lex: _Lexicon) -> list[_Rule]:  # noqa: C901 - one grammar, rea
     def month_year(m: re.Match[str], ctx: _Ctx) -> _Hit | None:
         return _month_hit(int(m["y"]), lex.months[m["mo"].rstrip(".").lower()], _mod(lex, m))
 
+    month_cue = re.compile(rf"(?<!\w)(?:{_alt(_MONTH_CUES)})\s+$", _FLAGS)
+
     def month_alone(m: re.Match[str], ctx: _Ctx) -> _Hit | None:
         name = m["mo"]
-        if name not in lex.month_plain and not (m["cue"] or m["mod"]):
+        if name not in lex.month_plain and not m["mod"] and not month_cue.search(ctx.text, max(0, ctx.start - 12), ctx.start):
             return None  # "may", "march", "august" are words unless a date cue stands before them
         mo = lex.months[name.lower()]
         return _month_hit(_month_year_for(ctx, mo), mo, _mod(lex, m))
@@ -487,12 +537,7 @@ def _build_rules(lex: _Lexicon) -> list[_Rule]:  # noqa: C901 - one grammar, rea
             code, start = lex.seasons[low]
             if ctx.anchor is None:
                 return _Hit("DATE", f"XXXX-{code}", "season", None, anchored=False, mod=mod)
-            a = ctx.anchor
-            # the season containing the anchor (winter starts in December of its year)
-            cur = a.year if (a.month, 1) >= (start, 1) or code != "WI" else a.year - 1
-            y = cur + k
-            if k == -1 and (code != "WI" and (a.month < start)):
-                y += 1  # "last summer" said in March 2013 is summer 2012
+            y = _season_year(ctx.anchor, start, k)
             y2, m2 = _shift_month(y, start, 3)
             return _Hit("DATE", f"{y:04d}-{code}", "season", (date(y, start, 1), date(y2, m2, 1)), mod=mod)
         unit = unit_of(target)[0]
@@ -518,6 +563,7 @@ def _build_rules(lex: _Lexicon) -> list[_Rule]:  # noqa: C901 - one grammar, rea
         return _weekday_hit(_weekday_date(ctx, wd, None), wd, m, _mod(lex, m))
 
     deictic_shift = {"yesterday": -1, "today": 0, "tomorrow": 1, "tonight": 0}
+    deictic_words = _lower_or_title(list(deictic_shift))
 
     def deictic(m: re.Match[str], ctx: _Ctx) -> _Hit | None:
         w = m["w"].lower()
@@ -695,21 +741,21 @@ def _build_rules(lex: _Lexicon) -> list[_Rule]:  # noqa: C901 - one grammar, rea
         ),
         _Rule(
             "rel:deictic",
-            rf"{lb}(?:(?P<w>yesterday|today|tomorrow|tonight)(?:\s+(?P<pod>{pods}))?|(?P<w2>this)\s+(?P<pod2>morning|afternoon|evening)){rb}",
+            rf"{lb}(?:(?P<w>{deictic_words})(?:\s+(?P<pod>{pods}))?|(?P<w2>this)\s+(?P<pod2>morning|afternoon|evening)){rb}",
             lambda m, c: deictic(_Swap(m), c),
         ),
         _Rule(
             "rel:set",
-            rf"{lb}(?:(?:every|each|per)\s+(?:other\s+|single\s+)?(?P<target>{units}|{seasons}|{pods}|{wd_full}|{month_full})|(?P<sw>{_alt(list(lex.sets))})){rb}",
+            rf"{lb}(?:(?:every|each|per)\s+(?:other\s+|single\s+)?(?P<target>{units}|{seasons}|{pods}|{wd_full}|{month_full})|(?P<sw>{_cs(_alt(list(lex.sets)))})){rb}",
             set_rule,
         ),
         _Rule(
             "rel:month",
-            rf"{lb}(?:(?P<cue>in|since|until|till|by|during|from|through|before|after|of|to|last|next|this|between|and)\s+)?(?P<x>{mod_pre}(?P<mo>{month_full})){rb}(?!\s+(?-i:[A-Z][a-z]))",
+            rf"{lb}{mod_pre}(?P<mo>{month_full}){rb}(?!\s+(?-i:[A-Z][a-z]))",
             month_alone,
         ),
         _Rule("abs:year", rf"{lb}{mod_pre}(?:(?:fiscal(?:\s+year)?|the\s+year)\s+)?(?P<y>{year}){rb}(?!\s?[-–]\s?\d)", year_alone),
-        _Rule("rel:vague", rf"{lb}(?P<v>{_alt(list(lex.vague))}){rb}", vague),
+        _Rule("rel:vague", rf"{lb}(?P<v>{_lower_or_title(list(lex.vague))}){rb}", vague),
     ]
     return rules
 
@@ -744,6 +790,18 @@ class _This(_Swap):
         return super().__getitem__(name)
 
 
+# Prepositions that make an ambiguous month name ("May", "March") a date: "in May", "since March".
+_MONTH_CUES = ("in", "since", "until", "till", "by", "during", "from", "through", "before", "after", "of", "to",
+               "between", "and", "or", "early", "late", "mid")  # fmt: skip
+# First words a timex can start with besides lexicon terms and digits; the scan only tries the
+# grammar at positions where one of these (or a lexicon term) begins.
+_GRAMMAR_WORDS = ("the", "fiscal", "recent", "every", "each", "per", "yesterday", "today", "tomorrow", "tonight",
+                  "noon", "midnight", "Q", "twenties", "thirties", "forties", "fifties", "sixties", "seventies",
+                  "eighties", "nineties", "years", "months", "weeks", "days", "hours", "minutes", "decades", "centuries")  # fmt: skip
+# TimeML quantity modifiers ("about three years") never reach across a determiner, unlike the
+# point modifiers START/MID/END ("early this year"); such a word before "the" is a preposition.
+_QUANTITY_MODS = frozenset({"APPROX", "LESS_THAN", "MORE_THAN", "EQUAL_OR_MORE", "EQUAL_OR_LESS", "EQUAL"})
+_DETERMINER = re.compile(r"[\s-]+((?:the|this|that|these|those)\s)", re.IGNORECASE)
 _NAMED = re.compile(r"\(\?P<(\w+)>")
 _BACKREF = re.compile(r"\(\?P=(\w+)\)")
 
@@ -767,7 +825,11 @@ def _grammar() -> _Grammar:
         inner = _BACKREF.sub(lambda m: "(?:[/.])", r.pattern)
         inner = _NAMED.sub("(?:", inner)
         parts.append(f"(?P<r{i}>{inner})")
-    master = re.compile("|".join(parts), _FLAGS)
+    first_words = {w.split()[0].split("-")[0] for w in (*_GRAMMAR_WORDS, *lex.months, *lex.weekdays, *lex.numbers,
+                   *lex.modifiers, *lex.relative, *lex.vague, *lex.sets, *lex.holidays, *lex.units, *lex.seasons)}  # fmt: skip
+    first_words |= {"twentieth", "twenty", "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth"}
+    gate = rf"(?<![\w$£€#@/])(?<!\d[.,:-])(?=\d|'\d|(?:{_alt(sorted(first_words))})(?![^\W\d_]))"
+    master = re.compile(gate + "(?:" + "|".join(parts) + ")", _FLAGS)
     compiled = tuple(re.compile(r.pattern, _FLAGS) for r in rules)
     future = re.compile(r"(?<![\w'])" + _alt(lex.future_cues) + r"(?!\w)", _FLAGS)
     return _Grammar(master, tuple(rules), compiled, future, re.compile(r"[.!?;:\n]\s|\n"))
@@ -813,6 +875,12 @@ def tag_timexes(text: str, anchor: date | None, *, settings: ExtractSettings | N
         a, b = (m.start("x"), m.end("x")) if "x" in m.re.groupindex and m.start("x") >= 0 else (hit.start(), hit.end())
         if res.span:
             a, b = res.span
+        mod = res.mod
+        if mod in _QUANTITY_MODS and "mod" in m.re.groupindex and m.start("mod") == a:
+            rest = m.end("mod")
+            after = _DETERMINER.match(text, rest)
+            if after:  # "over the past two years": a preposition before a determiner, not a quantity modifier
+                a, mod = after.start(1), None
         while b > a and text[b - 1] in " \t\n,":
             b -= 1
         out.append(
@@ -827,7 +895,7 @@ def tag_timexes(text: str, anchor: date | None, *, settings: ExtractSettings | N
                 time_end=res.iv[1] if res.iv else None,
                 anchored=res.anchored,
                 rule=rule.name,
-                mod=res.mod,
+                mod=mod,
             )
         )
     return tuple(out)
