@@ -34,6 +34,38 @@ class CleanSettings:
 class DespinSettings:
     spun_threshold: float = 0.5  # document spin score at or above which repair runs
     apply_confidence: float = 0.5  # edits below this are recorded as suggestions only
+    substitutions: str = "despin/substitutions.tsv"  # reverse-substitution table under flows/rules/
+    wordclasses: str = "despin/wordclasses.tsv"  # word classes the table's conditions use
+    # detection: weight of each signal kind; scores squash summed weights with these scales
+    signature_weight: float = 1.0  # a spinner signature n-gram ("each various other")
+    swap_weight: float = 0.5  # a table swap whose context condition holds ("space happily")
+    apostrophe_weight: float = 1.0  # word"s
+    nonword_weight: float = 0.7  # a lower-case word wordfreq does not know
+    case_weight: float = 0.5  # a first name written lower-case
+    nonword_min_len: int = 4  # shorter unknown tokens are too often abbreviations
+    nonword_max_zipf: float = 0.0  # a word at or below this frequency is a non-word
+    case_max_zipf: float = 5.5  # a lower-cased name more frequent than this is a common word ("will")
+    sentence_scale: float = 1.5  # summed signal weight giving a sentence score of 1 - 1/e
+    doc_rate_scale: float = 1.5  # signal weight per 100 words giving a document score of 1 - 1/e
+    min_words_for_rate: int = 40  # short texts are scored as if this long (one slip is not spin)
+    # repair
+    sentence_bonus: float = 0.1  # added to a table edit's prior when its sentence has other signals
+    agree_bonus: float = 0.1  # added when two independent sources propose the same replacement
+    apostrophe_confidence: float = 0.95
+    case_confidence: float = 0.9
+    entity_confidence: float = 0.85  # a name part replaced from a clean source's full name
+    entity_loose_confidence: float = 0.7  # "First word" -> "First Last" when word is a common word
+    entity_min_common_zipf: float = 3.0  # a replaced name part must be an ordinary word this frequent
+    learned_confidence: float = 0.75  # a substitution learned by alignment, reused at another place
+    splice_min_zipf: float = 3.0  # an in-word splice repair must yield a word at least this frequent
+    align_ngram: int = 3  # shared word n-grams that block candidate passages for alignment
+    align_max_ngram_df: int = 3  # an n-gram in more references than this is too common to block on
+    align_window: int = 40  # tokens on each side of a shared n-gram compared by difflib
+    align_min_ratio: float = 0.55  # passages less similar than this are different wording, not a copy
+    align_max_span: int = 3  # longest replaced run (tokens) taken from a reference
+    align_min_flank: int = 2  # equal tokens needed on each side of a replaced run
+    align_quotes_only: bool = True  # copied wording is reliable inside quotations only
+    align_confidence: float = 0.85
 
 
 @dataclass(frozen=True)
@@ -47,6 +79,14 @@ class ExtractSettings:
     min_name_chars: int = 2  # shorter capitalised runs are not names
     max_title_words: int = 8  # a quoted capitalised phrase up to this long is a title (WORK)
     typo_min_chars: int = 5  # a one-letter variant of a surname this long merges with it if unambiguous
+    quote_confidence: float = 0.9  # a direct quote whose speaker is named next to it
+    quote_continuation_confidence: float = 0.7  # a direct quote that inherits its neighbour's speaker
+    indirect_confidence: float = 0.7  # reported speech "X said that ..."
+    remark_confidence: float = 0.7  # "X's comments ... made headlines" (a remark without its words)
+    clause_gap_chars: int = 60  # an object or place must start this close after its predicate
+    plural_lookback_sentences: int = 2  # sentences searched back for the people "they both" refers to
+    fact_confidence: float = 0.75  # first:/count:/age/plays facts found by pattern
+    plural_confidence_factor: float = 0.8  # confidence scale when the subject is a resolved pronoun or "they both"
 
 
 @dataclass(frozen=True)
@@ -78,6 +118,8 @@ class ReconcileSettings:
     default_trust: float = 1.0  # trust of a document source_trust did not score
     # source trust
     copy_shingle_words: int = 5  # word shingle size for copy detection
+    copy_sample_mod: int = 2  # keep shingles whose hash is 0 mod this (1 keeps all; more is faster, coarser)
+    copy_min_shared_shingles: int = 3  # fewer shared sampled shingles is a shared phrase, not a copied passage
     copy_min_shared_ratio: float = 0.3  # share of the shorter text's shingles two texts must share to be copies
     spun_copy_min_shared_ratio: float = 0.1  # lower bar when one text is spun (spinning breaks shingles)
     spun_threshold: float = 0.5  # spin score at or above which a document counts as spun
@@ -94,6 +136,22 @@ class RunSettings:
 
 
 @dataclass(frozen=True)
+class OpsSettings:
+    server_host: str = "127.0.0.1"  # a local Prefect server listens on loopback only
+    server_start_timeout_s: float = 120.0  # a fresh server migrates its database first (~16 s here)
+    server_stop_timeout_s: float = 20.0  # after this a server that ignores SIGTERM is killed
+    health_poll_s: float = 0.25  # how often /api/health is asked while a server starts
+    deployment_name: str = "scheduled"  # `recon serve` deployment: reconcile/<this>
+    runner_poll_s: float = 10.0  # how often the serving process asks the server for due runs
+    bench_seed: int = 7  # the synthetic corpus is reproducible for a given seed
+    bench_spun_share: float = 0.25  # share of generated articles passed through the word-swap spinner
+    bench_spin_rate: float = 0.15  # share of swappable words the spinner replaces in a spun copy
+    bench_year_shift: int = 5  # years move by up to this many either way
+    bench_number_jitter: float = 0.3  # numbers change by up to this share either way
+    bench_name_pool: int = 400  # generated surnames and given names to draw replacements from
+
+
+@dataclass(frozen=True)
 class Settings:
     ingest: IngestSettings = field(default_factory=IngestSettings)
     clean: CleanSettings = field(default_factory=CleanSettings)
@@ -101,6 +159,7 @@ class Settings:
     extract: ExtractSettings = field(default_factory=ExtractSettings)
     reconcile: ReconcileSettings = field(default_factory=ReconcileSettings)
     run: RunSettings = field(default_factory=RunSettings)
+    ops: OpsSettings = field(default_factory=OpsSettings)
 
     def override(self, section: str, **values: object) -> Settings:
         """Return a copy with fields of one section replaced."""

@@ -211,17 +211,21 @@ def _round(x: float | None) -> float | None:
 def _place_relation(a: str, b: str, lex: Lexicon) -> tuple[str, str, str]:
     ca, cb = lex.place_chain(a), lex.place_chain(b)
     da, db = lex.display_places.get(a, a), lex.display_places.get(b, b)
+
+    def chain(c: tuple[str, ...]) -> str:
+        return " > ".join(lex.display_places.get(x, x) for x in reversed(c))
+
     if a == b:
         return "agree", "none", f"both say {da}"
     if a in cb:
-        return "compatible", "none", f"{db} lies in {da} ({' > '.join(reversed(cb))})"
+        return "compatible", "none", f"{db} lies in {da} ({chain(cb)})"
     if b in ca:
-        return "compatible", "none", f"{da} lies in {db} ({' > '.join(reversed(ca))})"
+        return "compatible", "none", f"{da} lies in {db} ({chain(ca)})"
     wa, wb = set(words(a)), set(words(b))
     if wa and wb and (wa <= wb or wb <= wa):
         return "compatible", "low", f"'{da}' and '{db}' name the same place at different detail"
     if len(ca) > 1 and len(cb) > 1:
-        return "conflict", "high", f"{da} ({' > '.join(reversed(ca))}) and {db} ({' > '.join(reversed(cb))}) are different places"
+        return "conflict", "high", f"{da} ({chain(ca)}) and {db} ({chain(cb)}) are different places"
     return ("conflict", "medium",
             f"{da} and {db} differ and no containment is known (add a row to place_containment.tsv if one lies in the other)")
 
@@ -393,6 +397,12 @@ def _positions_time(g: ClaimGroup, w: Callable[[Claim], float]) -> list[_Positio
     return out
 
 
+def _stance_shown(c: Claim) -> str:
+    if _stance(c):
+        return "yes" if c.modality == "asserted" else f"yes ({c.modality})"
+    return "no (denied)" if c.modality == "denied" else "no (negated)"
+
+
 def _stance(c: Claim) -> bool:
     return c.polarity and c.modality != "denied"
 
@@ -463,8 +473,7 @@ def _group_verdicts(g: ClaimGroup, lex: Lexicon, w: Callable[[Claim], float], se
     pos = _positions_time(g, w)
     if _comparable(pos):
         out.append(_verdict(g, "time", "time", pos, _compare_time(pos, settings)))
-    stance = [_Position(c, _stance(c), "yes" if _stance(c) else f"no ({c.modality}, polarity {c.polarity})", w(c))
-              for c in claims]
+    stance = [_Position(c, _stance(c), _stance_shown(c), w(c)) for c in claims]
     if (len({p.key for p in stance}) > 1 or not out) and _comparable(stance):
         sev = "high"
         outcome = _compare_categorical(stance, "stance", sev)

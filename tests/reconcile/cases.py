@@ -28,7 +28,10 @@ def _sentence(text: str, start: int, end: int) -> str:
 def load_case(name: str) -> tuple[dict, list[Claim], dict[str, str]]:
     """The case dict, its claims, and each doc's text."""
     case = json.loads((CASES / name).read_text(encoding="utf-8"))
-    texts = {d: (ROOT / meta["path"]).read_text(encoding="utf-8") for d, meta in case["docs"].items()}
+    texts = {
+        d: meta["text"] if "text" in meta else (ROOT / meta["path"]).read_text(encoding="utf-8")
+        for d, meta in case["docs"].items()
+    }
     claims = []
     for row in case["claims"]:
         doc = row["doc"]

@@ -1,0 +1,129 @@
+"""Grouping: blocking and matching, remark joining, and stable content-derived keys."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from flows.reconcile.compare import compare_groups
+from flows.reconcile.group import cluster_names, cluster_similar_names, group_claims
+from flows.records import Claim
+from flows.settings import ReconcileSettings
+from tests.reconcile.cases import load_case
+
+SETTINGS = ReconcileSettings()
+_, SEED_CLAIMS, _ = load_case("seeds.json")
+_, GENERIC_CLAIMS, _ = load_case("generic.json")
+ALL = SEED_CLAIMS + GENERIC_CLAIMS
+
+
+def _q(cid: str, doc: str, speaker: str, text: str | None, **kw: object) -> Claim:
+    return Claim(claim_id=cid, doc_id=doc, kind="quote", subject=speaker, predicate="remarked" if text is None else "said",
+                 object=None, sentence=text or "", start=0, end=1, raw_start=0, raw_end=1, extractor="test",
+                 confidence=1.0, quote_text=text, **kw)  # type: ignore[arg-type]
+
+
+def _signature(claims: list[Claim]) -> tuple:
+    groups = group_claims(claims, SETTINGS)
+    verdicts = compare_groups(groups, {}, SETTINGS)
+    return (
+        sorted((g.group_key, tuple(c.claim_id for c in g.claims)) for g in groups),
+        sorted((v.conflict_id, v.verdict, v.likely_value) for v in verdicts),
+    )
+
+
+BASELINE = _signature(ALL)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.randoms(use_true_random=False))
+def test_keys_and_verdicts_do_not_depend_on_claim_order(rnd: random.Random) -> None:
+    shuffled = list(ALL)
+    rnd.shuffle(shuffled)
+    assert _signature(shuffled) == BASELINE
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.randoms(use_true_random=False))
+def test_duplicated_claims_change_nothing(rnd: random.Random) -> None:
+    extra = rnd.sample(ALL, k=5)
+    assert _signature(ALL + extra) == BASELINE
+
+
+def test_group_keys_come_from_content_not_ids() -> None:
+    """Re-ingesting under new doc ids and claim ids keeps every group key (reviews attach to it)."""
+    renamed = [dataclasses.replace(c, claim_id="x" + c.claim_id[::-1], doc_id="re-" + c.doc_id) for c in ALL]
+    before = sorted(g.group_key for g in group_claims(ALL, SETTINGS))
+    after = sorted(g.group_key for g in group_claims(renamed, SETTINGS))
+    assert before == after and before
+
+
+def test_a_new_source_keeps_the_existing_keys() -> None:
+    before = {g.group_key for g in group_claims(SEED_CLAIMS, SETTINGS)}
+    extra = _q("n1", "new-doc", "Jenna Fischer", "those parts of us were genuinely in love with one another")
+    after = group_claims([*SEED_CLAIMS, extra], SETTINGS)
+    assert before == {g.group_key for g in after}
+    assert any(extra in g.claims for g in after)
+
+
+def test_remark_joins_the_quote_group_of_the_same_venue() -> None:
+    a = _q("a", "d1", "Ann Vale", "the harvest was the best we have ever had in this valley", venue="Morning Show")
+    b = _q("b", "d2", "Ann Vale", "best harvest we have ever had in this valley", venue="Morning Show")
+    other = _q("c", "d1", "Ann Vale", "taxes on grain should fall next spring for every farmer", venue="Radio Hour")
+    other2 = _q("d", "d3", "Ann Vale", "taxes on grain should fall next spring", venue="Radio Hour")
+    remark = _q("r", "d3", "Ann Vale", None, venue="Morning Show")
+    groups = group_claims([a, b, other, other2, remark], SETTINGS)
+    holding = [g for g in groups if remark in g.claims]
+    assert len(holding) == 1 and a in holding[0].claims and other not in holding[0].claims
+    assert "remark:same-venue" in holding[0].rule
+
+
+def test_remark_without_venue_or_time_joins_only_an_unambiguous_group() -> None:
+    a = _q("a", "d1", "Ann Vale", "the harvest was the best we have ever had in this valley")
+    b = _q("b", "d2", "Ann Vale", "best harvest we have ever had in this valley")
+    remark = _q("r", "d3", "Ann Vale", None)
+    only = group_claims([a, b, remark], SETTINGS)
+    assert any(remark in g.claims and "remark:only-quote-group-of-speaker" in g.rule for g in only)
+    c = _q("c", "d1", "Ann Vale", "taxes on grain should fall next spring for every farmer")
+    d = _q("d", "d2", "Ann Vale", "taxes on grain should fall next spring")
+    ambiguous = group_claims([a, b, c, d, remark], SETTINGS)
+    assert not any(remark in g.claims for g in ambiguous)
+
+
+def test_different_speakers_do_not_merge_on_a_shared_phrase() -> None:
+    a = _q("a", "d1", "Ann Vale", "we were genuinely in love with the valley and its people")
+    b = _q("b", "d2", "Bo Lind", "she said we were genuinely in love, which was taken out of context")
+    assert group_claims([a, b], SETTINGS) == []
+
+
+def test_same_words_from_different_speakers_form_one_group_with_a_speaker_conflict() -> None:
+    text = "the committee will publish every single invoice from the reconstruction fund next week"
+    a = _q("a", "d1", "Ann Vale", text)
+    b = _q("b", "d2", "Bo Lind", text)
+    groups = group_claims([a, b], SETTINGS)
+    assert len(groups) == 1 and "rare-ngram" in groups[0].rule
+    kinds = {v.kind: v.verdict for v in compare_groups(groups, {}, SETTINGS)}
+    assert kinds["person"] == "conflict" and kinds["quote"] == "agree"
+
+
+def test_name_clustering_joins_a_short_name_only_when_unambiguous() -> None:
+    assert cluster_names(["emily", "emily blunt"]) == {"emily": "emily blunt", "emily blunt": "emily blunt"}
+    assert cluster_names(["emily", "emily blunt", "emily stone"])["emily"] == "emily"
+    reps = cluster_similar_names(["watch what happens live", "watch", "watch what wake up live"], 0.5)
+    assert len(set(reps.values())) == 1
+
+
+def test_blocking_is_not_all_pairs() -> None:
+    """Thousands of unrelated quotes group in well under a second: pairs are formed only inside blocks."""
+    import time
+
+    rnd = random.Random(7)
+    vocab = [f"w{i}" for i in range(5000)]
+    claims = [_q(f"c{i}", f"d{i}", f"speaker {i % 500}", " ".join(rnd.choice(vocab) for _ in range(12))) for i in range(4000)]
+    t0 = time.perf_counter()
+    groups = group_claims(claims, SETTINGS)
+    assert time.perf_counter() - t0 < 2.0
+    assert groups == []
