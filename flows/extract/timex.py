@@ -802,6 +802,8 @@ _GRAMMAR_WORDS = ("the", "fiscal", "recent", "every", "each", "per", "yesterday"
 # point modifiers START/MID/END ("early this year"); such a word before "the" is a preposition.
 _QUANTITY_MODS = frozenset({"APPROX", "LESS_THAN", "MORE_THAN", "EQUAL_OR_MORE", "EQUAL_OR_LESS", "EQUAL"})
 _DETERMINER = re.compile(r"[\s-]+((?:the|this|that|these|those)\s)", re.IGNORECASE)
+_ARTICLES = ("the", "a", "an")
+_ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "twentieth")
 _NAMED = re.compile(r"\(\?P<(\w+)>")
 _BACKREF = re.compile(r"\(\?P=(\w+)\)")
 
@@ -825,10 +827,17 @@ def _grammar() -> _Grammar:
         inner = _BACKREF.sub(lambda m: "(?:[/.])", r.pattern)
         inner = _NAMED.sub("(?:", inner)
         parts.append(f"(?P<r{i}>{inner})")
-    first_words = {w.split()[0].split("-")[0] for w in (*_GRAMMAR_WORDS, *lex.months, *lex.weekdays, *lex.numbers,
-                   *lex.modifiers, *lex.relative, *lex.vague, *lex.sets, *lex.holidays, *lex.units, *lex.seasons)}  # fmt: skip
-    first_words |= {"twentieth", "twenty", "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth"}
-    gate = rf"(?<![\w$£€#@/])(?<!\d[.,:-])(?=\d|'\d|(?:{_alt(sorted(first_words))})(?![^\W\d_]))"
+    terms = [t.lower().split() for t in (*_GRAMMAR_WORDS, *lex.months, *lex.weekdays, *lex.numbers, *lex.modifiers,
+             *lex.relative, *lex.vague, *lex.sets, *lex.holidays, *lex.units, *lex.seasons, *_ORDINALS)]  # fmt: skip
+    # articles start a timex only before another timex word ("the past", "a month"): gating them on
+    # their next word keeps the grammar from being tried at every "the" and "a" of the text
+    first = {t[0].split("-")[0] for t in terms} - set(_ARTICLES)
+    second = first | {t[1] for t in terms if len(t) > 1 and t[0] in _ARTICLES}
+    word_end = r"(?![^\W\d_])"
+    gate = (
+        rf"(?<![\w$£€#@/])(?<!\d[.,:-])(?=\d|'\d|{_alt(sorted(first))}{word_end}"
+        rf"|{_alt(_ARTICLES)}\s+(?:\d|'\d|{_alt(sorted(second))}{word_end}))"
+    )
     master = re.compile(gate + "(?:" + "|".join(parts) + ")", _FLAGS)
     compiled = tuple(re.compile(r.pattern, _FLAGS) for r in rules)
     future = re.compile(r"(?<![\w'])" + _alt(lex.future_cues) + r"(?!\w)", _FLAGS)
