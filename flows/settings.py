@@ -61,11 +61,17 @@ class DespinSettings:
     align_ngram: int = 3  # shared word n-grams that block candidate passages for alignment
     align_max_ngram_df: int = 3  # an n-gram in more references than this is too common to block on
     align_window: int = 40  # tokens on each side of a shared n-gram compared by difflib
-    align_min_ratio: float = 0.55  # passages less similar than this are different wording, not a copy
+    align_min_ratio: float = 0.4  # share of equal tokens around a difference below which it is other wording
+    align_context: int = 8  # tokens each side of a difference that the share above is taken over
     align_max_span: int = 3  # longest replaced run (tokens) taken from a reference
-    align_min_flank: int = 2  # equal tokens needed on each side of a replaced run
+    align_min_flank: int = 1  # equal tokens needed right next to each side of a replaced run
     align_quotes_only: bool = True  # copied wording is reliable inside quotations only
     align_confidence: float = 0.85
+    align_variant_ratio: float = 0.8  # letters this similar mean a spelling variant, which is left alone
+    entity_max_word_zipf: float = 5.0  # "Emily dull": a swapped surname is a content word rarer than this
+    lm_smoothing: float = 2.0  # pseudo-count pulling reference bigrams towards wordfreq unigrams
+    lm_veto_margin: float = 2.0  # natural-log margin by which a swap may lower the text's likelihood
+    lm_penalty: float = 0.2  # taken off a table edit the context model finds less likely than the text
 
 
 @dataclass(frozen=True)

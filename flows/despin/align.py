@@ -1,0 +1,152 @@
+"""Cross-source alignment: take clean wording from another source that copies the same passage.
+
+Needs: the tokens of a spun document and clean reference texts (other sources of the story).
+Adds: replacement proposals where a passage of the spun text aligns with a reference passage
+(quotes are copied verbatim between outlets) and a short run of words differs between two
+equal flanks, plus the single-word substitutions those alignments teach (garbled -> clean, with
+the neighbouring word) so the same swap can be undone elsewhere in the document.
+Candidate passages are found by blocking on shared word n-grams, so difflib only ever compares
+short windows.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+
+from flows.despin.detect import Token, tokenize
+from flows.settings import DespinSettings
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A clean text used as evidence, tokenized once."""
+
+    ref_id: str
+    text: str
+    tokens: tuple[Token, ...]
+    words: tuple[int, ...]  # indexes of word tokens
+
+    @staticmethod
+    def of(ref_id: str, text: str) -> Reference:
+        toks, _ = tokenize(text)
+        return Reference(ref_id, text, tuple(toks), tuple(k for k, t in enumerate(toks) if t.is_word))
+
+
+@dataclass(frozen=True)
+class AlignedEdit:
+    """Replace doc tokens ``[i, j)`` (indexes into the doc's token list) with a reference's wording."""
+
+    i: int
+    j: int
+    start: int
+    end: int
+    replacement: str
+    ref_id: str
+    ref_start: int
+    ref_end: int
+    ratio: float
+
+
+@dataclass(frozen=True)
+class LearnedSub:
+    """A one-word swap seen in an alignment, with the word that followed it there."""
+
+    garbled: str
+    replacement: str
+    next_word: str
+    ref_id: str
+
+
+def _squeeze(s: str) -> str:
+    return "".join(ch for ch in s.lower() if ch.isalnum())
+
+
+def _ngram_index(refs: Sequence[Reference], n: int, max_df: int) -> dict[tuple[str, ...], list[tuple[int, int]]]:
+    index: dict[tuple[str, ...], list[tuple[int, int]]] = defaultdict(list)
+    for r, ref in enumerate(refs):
+        low = [ref.tokens[k].lower for k in ref.words]
+        for p in range(len(low) - n + 1):
+            index[tuple(low[p : p + n])].append((r, p))
+    return {g: hits for g, hits in index.items() if len({r for r, _ in hits}) <= max_df}
+
+
+def _local_ratio(ops: list[tuple[str, int, int, int, int]], k: int, context: int) -> float:
+    """Share of doc tokens within ``context`` tokens either side of ops[k] that the reference has too."""
+    equal = total = 0
+    for step in (-1, 1):
+        budget, m = context, k + step
+        while 0 <= m < len(ops) and budget > 0:
+            tag, i1, i2, _j1, _j2 = ops[m]
+            size = min(max(i2 - i1, 1), budget)
+            total += size
+            equal += size if tag == "equal" else 0
+            budget -= size
+            m += step
+    return equal / total if total else 0.0
+
+
+def align(
+    tokens: Sequence[Token], refs: Sequence[Reference], settings: DespinSettings
+) -> tuple[list[AlignedEdit], list[LearnedSub]]:
+    """Replacement proposals from reference passages that align with the document, and what they teach."""
+    if not refs:
+        return [], []
+    words = [k for k, t in enumerate(tokens) if t.is_word]
+    low = [tokens[k].lower for k in words]
+    n = settings.align_ngram
+    index = _ngram_index(refs, n, settings.align_max_ngram_df)
+    # block: (reference, diagonal) pairs that share n-grams, with the doc positions that share them
+    seeds: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for p in range(len(low) - n + 1):
+        for r, q in index.get(tuple(low[p : p + n]), ()):
+            seeds[(r, (q - p) // settings.align_window)].append(p)
+    edits: dict[tuple[int, int], AlignedEdit] = {}
+    learned: list[LearnedSub] = []
+    w = settings.align_window
+    done: set[tuple[int, int, int]] = set()
+    for (r, _diag), positions in seeds.items():
+        ref = refs[r]
+        rlow = [ref.tokens[k].lower for k in ref.words]
+        for p in positions:
+            key = (r, _diag, p // w)
+            if key in done:
+                continue
+            done.add(key)
+            q = next(q for rr, q in index[tuple(low[p : p + n])] if rr == r)
+            a0, a1 = max(0, p - w), min(len(low), p + n + w)
+            b0, b1 = max(0, q - w), min(len(rlow), q + n + w)
+            sm = SequenceMatcher(None, low[a0:a1], rlow[b0:b1], autojunk=False)
+            ops = sm.get_opcodes()
+            for k, (tag, i1, i2, j1, j2) in enumerate(ops):
+                if tag != "replace":
+                    continue
+                if not (0 < i2 - i1 <= settings.align_max_span and 0 < j2 - j1 <= settings.align_max_span):
+                    continue
+                ratio = _local_ratio(ops, k, settings.align_context)
+                before = ops[k - 1] if k > 0 else None
+                after = ops[k + 1] if k + 1 < len(ops) else None
+                flank = settings.align_min_flank
+                if not (before and before[0] == "equal" and before[2] - before[1] >= flank):
+                    continue
+                if not (after and after[0] == "equal" and after[2] - after[1] >= flank):
+                    continue
+                if ratio < settings.align_min_ratio:
+                    continue
+                di, dj = words[a0 + i1], words[a0 + i2 - 1] + 1
+                rs, re_ = ref.tokens[ref.words[b0 + j1]].start, ref.tokens[ref.words[b0 + j2 - 1]].end
+                if settings.align_quotes_only and not all(tokens[t].in_quote for t in range(di, dj)):
+                    continue
+                garbled_text = " ".join(low[a0 + i1 : a0 + i2])
+                replacement = ref.text[rs:re_]
+                if SequenceMatcher(None, _squeeze(garbled_text), _squeeze(replacement)).ratio() >= settings.align_variant_ratio:
+                    continue  # spelling or spacing variant ("favourite", "onscreen" / "on screen"), not a swap
+                if (di, dj) not in edits or edits[(di, dj)].ratio < ratio:
+                    edits[(di, dj)] = AlignedEdit(
+                        di, dj, tokens[di].start, tokens[dj - 1].end, replacement, ref.ref_id, rs, re_, round(ratio, 3)
+                    )
+                if i2 - i1 == 1 and j2 - j1 == 1 and a0 + i2 < len(low):
+                    learned.append(LearnedSub(low[a0 + i1], rlow[b0 + j1], low[a0 + i2], ref.ref_id))
+    return sorted(edits.values(), key=lambda e: e.start), learned

@@ -1,0 +1,408 @@
+"""Spin detection: how likely a text is article-spinner output, per sentence and per document.
+
+Needs: a text (a CleanDocument's clean_text) and DespinSettings. Adds: a document spin score in
+[0, 1] and one SentenceSpin per sentence naming the signals that fired: spinner signature n-grams
+and context-matched swaps from the substitution table (flows/rules/despin/substitutions.tsv),
+non-words, case slips (a name written lower-case mid-sentence) and apostrophes turned into
+double quotes. The tokenizer, the table and its condition matcher live here because repair
+reuses them.
+"""
+
+from __future__ import annotations
+
+import bisect
+import csv
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from wordfreq import zipf_frequency
+
+from flows import records
+from flows.errors import RuleError
+from flows.settings import RULES_DIR, DespinSettings
+
+_TOKEN = re.compile(r"~|[^\W_]+(?:[-'’\"][^\W_]+)*|[^\w\s]", re.UNICODE)
+_QUOTE_CHARS = "\"“”"
+_APOS = str.maketrans({"’": "'", '"': "'"})
+# An apostrophe the spinner wrote as a double quote: a letter, the quote, a contraction ending.
+APOSTROPHE_DAMAGE = re.compile(r"(?<=[^\W\d_])\"(?=(?:s|t|re|ve|ll|d|m)\b)")
+_SENT_END = re.compile(r"[.!?…]+[\"”’')\]]*(?=\s)|\n+")
+
+
+@dataclass(frozen=True)
+class Token:
+    """A token of a text: ``lower`` has curly and damaged apostrophes folded to "'"."""
+
+    start: int
+    end: int
+    text: str
+    lower: str
+    is_word: bool
+    sentence: int
+    in_quote: bool
+
+
+@dataclass(frozen=True)
+class Sentence:
+    start: int
+    end: int
+    first_token: int
+    last_token: int  # exclusive
+
+
+def tokenize(text: str) -> tuple[list[Token], list[Sentence]]:
+    """Split text into tokens and sentences; track whether each token sits inside a quotation."""
+    bounds = [m.end() for m in _SENT_END.finditer(text)]
+    tokens: list[Token] = []
+    sentences: list[Sentence] = []
+    sent, sent_start, sent_first, b = 0, 0, 0, 0
+    in_quote = False
+    for m in _TOKEN.finditer(text):
+        s = m.start()
+        while b < len(bounds) and bounds[b] <= s:
+            sentences.append(Sentence(sent_start, bounds[b], sent_first, len(tokens)))
+            sent, sent_start, sent_first = sent + 1, bounds[b], len(tokens)
+            if text[bounds[b] - 1] == "\n":
+                in_quote = False  # quotations do not run across paragraphs in these texts
+            b += 1
+        tok = m.group()
+        is_word = tok[0].isalnum() or tok == "~"
+        if tok in _QUOTE_CHARS:
+            if tok == "“":
+                in_quote = True
+            elif tok == "”":
+                in_quote = False
+            else:
+                before = text[s - 1] if s else " "
+                in_quote = before.isspace() or before in "([—-" if not in_quote else False
+        tokens.append(Token(s, m.end(), tok, tok.lower().translate(_APOS), is_word, sent, in_quote))
+    sentences.append(Sentence(sent_start, len(text), sent_first, len(tokens)))
+    return tokens, sentences
+
+
+@lru_cache(maxsize=200_000)
+def zipf(word: str) -> float:
+    """Zipf frequency of a word in English (wordfreq), cached."""
+    return zipf_frequency(word, "en")
+
+
+# ---------------------------------------------------------------------------------------------
+# word classes and conditions
+
+
+@dataclass(frozen=True)
+class WordSet:
+    """A set of words given in a condition: literals, @CLASS members, suffixes and shape tests."""
+
+    words: frozenset[str]
+    suffixes: tuple[str, ...] = ()
+    cap: bool = False
+    num: bool = False
+    punct: bool = False
+
+    def has(self, tok: Token | None) -> bool:
+        if tok is None:
+            return self.punct
+        if not tok.is_word:
+            return self.punct or tok.lower in self.words
+        if tok.lower in self.words:
+            return True
+        if self.cap and tok.text[0].isupper():
+            return True
+        if self.num and tok.text[0].isdigit():
+            return True
+        return any(tok.lower.endswith(s) and len(tok.lower) > len(s) + 2 for s in self.suffixes)
+
+
+@dataclass(frozen=True)
+class Clause:
+    key: str  # prev | next | prev2 | next2 | lower | cap | noquote | midsent | question | nosent
+    negate: bool
+    words: WordSet | None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One row of the substitution table."""
+
+    entry_id: str
+    garbled: tuple[str, ...]
+    replacements: tuple[str, ...]
+    clauses: tuple[Clause, ...]
+    prior: float
+    signature: bool
+    family: str
+    source: str
+    example: str
+
+
+@dataclass(frozen=True)
+class Table:
+    entries: tuple[Entry, ...]
+    by_first: dict[str, tuple[Entry, ...]]
+    splices: tuple[Entry, ...]
+
+
+_FLAGS = {"lower", "cap", "noquote", "midsent", "question"}
+_SHAPES = {"@Cap": "cap", "@NUM": "num", "@PUNCT": "punct"}
+
+
+def _read_tsv(path: str) -> list[dict[str, str]]:
+    full = RULES_DIR / path
+    try:
+        lines = full.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise RuleError(f"cannot read rule file {full}: {exc}; restore it from git") from exc
+    rows = [ln for ln in lines if ln.strip() and not ln.startswith("#")]
+    return list(csv.DictReader(rows, delimiter="\t", quoting=csv.QUOTE_NONE))
+
+
+def _word_set(spec: str, classes: dict[str, frozenset[str]], where: str) -> WordSet:
+    words: set[str] = set()
+    suffixes: list[str] = []
+    shape = {"cap": False, "num": False, "punct": False}
+    for item in spec.split("|"):
+        if item in _SHAPES:
+            shape[_SHAPES[item]] = True
+        elif item.startswith("@-"):
+            suffixes.append(item[2:])
+        elif item.startswith("@"):
+            if item[1:] not in classes:
+                raise RuleError(f"{where}: unknown word class {item}; define it in despin/wordclasses.tsv")
+            words |= classes[item[1:]]
+        else:
+            words.add(item.lower().translate(_APOS))
+    return WordSet(frozenset(words), tuple(suffixes), **shape)
+
+
+def _clauses(cond: str, classes: dict[str, frozenset[str]], where: str) -> tuple[Clause, ...]:
+    if cond.strip() in ("", "-"):
+        return ()
+    out = []
+    for part in cond.split():
+        negate = part.startswith("!")
+        part = part.lstrip("!")
+        if part in _FLAGS:
+            out.append(Clause(part, negate, None))
+            continue
+        key, sep, spec = part.partition("=")
+        if not sep or key not in ("prev", "next", "prev2", "next2", "nosent"):
+            raise RuleError(f"{where}: cannot read condition clause {part!r}")
+        out.append(Clause(key, negate, _word_set(spec, classes, where)))
+    return tuple(out)
+
+
+@lru_cache(maxsize=8)
+def load_table(substitutions: str, wordclasses: str) -> Table:
+    """Load the substitution table and the word classes its conditions use."""
+    classes = {
+        r["class"]: frozenset(w.lower().translate(_APOS) for w in r["words"].split()) for r in _read_tsv(wordclasses)
+    }
+    entries = []
+    for n, r in enumerate(_read_tsv(substitutions), start=2):
+        where = f"despin/{substitutions} entry {r.get('id') or n}"
+        try:
+            entries.append(
+                Entry(
+                    entry_id=r["id"],
+                    garbled=tuple(r["garbled"].lower().split()),
+                    replacements=tuple(r["replacement"].split("|")),
+                    clauses=_clauses(r["condition"], classes, where),
+                    prior=float(r["prior"]),
+                    signature=r["signature"] == "1",
+                    family=r["family"],
+                    source=r["source"],
+                    example=r["example"],
+                )
+            )
+        except (KeyError, ValueError, TypeError) as exc:
+            raise RuleError(f"{where} is malformed ({exc}); fix the row") from exc
+    by_first: dict[str, list[Entry]] = {}
+    for e in entries:
+        if e.family != "splice":
+            by_first.setdefault(e.garbled[0], []).append(e)
+    ordered = {k: tuple(sorted(v, key=lambda e: -len(e.garbled))) for k, v in by_first.items()}
+    return Table(tuple(entries), ordered, tuple(e for e in entries if e.family == "splice"))
+
+
+def table_for(settings: DespinSettings) -> Table:
+    """The substitution table named by the settings."""
+    return load_table(settings.substitutions, settings.wordclasses)
+
+
+# ---------------------------------------------------------------------------------------------
+# matching
+
+
+@dataclass(frozen=True)
+class Match:
+    """A table entry whose garbled form occurs at tokens ``[i, j)`` and whose condition holds."""
+
+    entry: Entry
+    i: int
+    j: int
+    start: int
+    end: int
+
+
+def _holds(
+    clauses: tuple[Clause, ...],
+    tokens: list[Token],
+    words: list[int],
+    wi: int,
+    wj: int,
+    sentences: list[Sentence],
+) -> bool:
+    first = tokens[words[wi]]
+    for c in clauses:
+        if c.key in ("prev", "prev2", "next", "next2"):
+            # punctuation counts as a neighbour: "prev" of a word after a comma is the comma
+            ti = words[wi] - 1 if c.key.startswith("prev") else words[wj - 1] + 1
+            step = -1 if c.key.startswith("prev") else 1
+            if c.key.endswith("2"):
+                ti += step
+            tok = tokens[ti] if 0 <= ti < len(tokens) and tokens[ti].sentence == first.sentence else None
+            ok = c.words.has(tok)  # type: ignore[union-attr]
+        elif c.key == "lower":
+            ok = first.text[0].islower()
+        elif c.key == "cap":
+            ok = first.text[0].isupper()
+        elif c.key == "noquote":
+            ok = not first.in_quote
+        elif c.key == "midsent":
+            sent = sentences[first.sentence]
+            ok = words[wi] > sent.first_token and tokens[words[wi] - 1].text not in _QUOTE_CHARS
+        elif c.key == "question":
+            sent = sentences[first.sentence]
+            ok = sent.last_token > sent.first_token and "?" in tokens[sent.last_token - 1].text
+        else:  # nosent
+            sent = sentences[first.sentence]
+            ok = not any(c.words.has(tokens[t]) for t in range(sent.first_token, sent.last_token))  # type: ignore[union-attr]
+        if ok == c.negate:
+            return False
+    return True
+
+
+def match_table(table: Table, tokens: list[Token], sentences: list[Sentence]) -> list[Match]:
+    """Every table entry that matches with its condition holding (longest entry first per position)."""
+    words = [k for k, t in enumerate(tokens) if t.is_word]
+    out: list[Match] = []
+    w = 0
+    while w < len(words):
+        cands = table.by_first.get(tokens[words[w]].lower)
+        hit = None
+        if cands:
+            for e in cands:
+                n = len(e.garbled)
+                if w + n > len(words):
+                    continue
+                span = words[w : w + n]
+                if span[-1] - span[0] != n - 1:
+                    continue  # punctuation inside: not the same phrase
+                if any(tokens[k].lower != g for k, g in zip(span, e.garbled, strict=True)):
+                    continue
+                if _holds(e.clauses, tokens, words, w, w + n, sentences):
+                    hit = Match(e, span[0], span[-1] + 1, tokens[span[0]].start, tokens[span[-1]].end)
+                    break
+        if hit is not None:
+            out.append(hit)
+            w += hit.j - hit.i
+        else:
+            w += 1
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# signals and scores
+
+
+@dataclass(frozen=True)
+class Signal:
+    start: int
+    end: int
+    kind: str  # signature | swap | nonword | case | apostrophe
+    label: str
+    weight: float
+
+
+def first_names(tokens: list[Token]) -> set[str]:
+    """Capitalised words used as the first part of a two-word name ("John" in "John Krasinski")."""
+    out = set()
+    for a, b in zip(tokens, tokens[1:], strict=False):
+        pair = a.is_word and b.is_word and b.start - a.end == 1 and a.text[:1].isupper() and b.text[:1].isupper()
+        if pair and a.text[1:].islower() and b.text[1:2].islower():
+            out.add(a.text)
+    return out
+
+
+def name_case_slips(tokens: list[Token], names: set[str], max_zipf: float) -> list[int]:
+    """Indexes of lower-case tokens that are a known first name written lower-case before a capital."""
+    out = []
+    for k in range(len(tokens) - 1):
+        t, nxt = tokens[k], tokens[k + 1]
+        if not (t.is_word and t.text.islower() and nxt.is_word and nxt.text[:1].isupper()):
+            continue
+        if t.text.capitalize() in names and zipf(t.lower) < max_zipf:
+            out.append(k)
+    return out
+
+
+def signals(text: str, settings: DespinSettings) -> tuple[list[Token], list[Sentence], list[Match], list[Signal]]:
+    """Tokenize, match the table and list every spin signal of a text."""
+    tokens, sentences = tokenize(text)
+    table = table_for(settings)
+    matches = match_table(table, tokens, sentences)
+    sig: list[Signal] = []
+    for m in matches:
+        if m.entry.signature:
+            sig.append(Signal(m.start, m.end, "signature", m.entry.entry_id, settings.signature_weight))
+        else:
+            sig.append(Signal(m.start, m.end, "swap", m.entry.entry_id, settings.swap_weight))
+    for a in APOSTROPHE_DAMAGE.finditer(text):
+        sig.append(Signal(a.start(), a.end(), "apostrophe", "apostrophe", settings.apostrophe_weight))
+    for t in tokens:
+        if (
+            t.is_word
+            and t.text.isalpha()
+            and t.text.islower()
+            and len(t.text) >= settings.nonword_min_len
+            and zipf(t.lower) <= settings.nonword_max_zipf
+        ):
+            sig.append(Signal(t.start, t.end, "nonword", t.lower, settings.nonword_weight))
+    for k in name_case_slips(tokens, first_names(tokens), settings.case_max_zipf):
+        sig.append(Signal(tokens[k].start, tokens[k].end, "case", tokens[k].text, settings.case_weight))
+    return tokens, sentences, matches, sig
+
+
+def _squash(x: float, scale: float) -> float:
+    return 1.0 - math.exp(-x / scale) if scale > 0 else float(x > 0)
+
+
+def sentence_scores(
+    text: str, tokens: list[Token], sentences: list[Sentence], sig: list[Signal], settings: DespinSettings
+) -> tuple[float, tuple[records.SentenceSpin, ...]]:
+    """Document score and per-sentence scores from a list of signals."""
+    starts = [s.start for s in sentences]
+    weight = [0.0] * len(sentences)
+    labels: list[list[str]] = [[] for _ in sentences]
+
+    for s in sig:
+        k = max(0, bisect.bisect_right(starts, s.start) - 1)
+        weight[k] += s.weight
+        labels[k].append(f"{s.kind}:{s.label}")
+    out = []
+    for k, s in enumerate(sentences):
+        if not text[s.start : s.end].strip():
+            continue
+        out.append(records.SentenceSpin(s.start, s.end, round(_squash(weight[k], settings.sentence_scale), 4), tuple(labels[k])))
+    n_words = sum(1 for t in tokens if t.is_word)
+    rate = 100.0 * sum(weight) / max(n_words, settings.min_words_for_rate)
+    return round(_squash(rate, settings.doc_rate_scale), 4), tuple(out)
+
+
+def score_spin(text: str, settings: DespinSettings) -> tuple[float, tuple[records.SentenceSpin, ...]]:
+    """Spin score of a document in [0, 1] and per-sentence scores with the signals that fired."""
+    tokens, sentences, _matches, sig = signals(text, settings)
+    return sentence_scores(text, tokens, sentences, sig, settings)

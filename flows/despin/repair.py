@@ -1,0 +1,565 @@
+"""Spin repair: undo article-spinner swaps with an edit log, and leave clean text alone.
+
+Needs: CleanDocuments (and optionally clean reference texts, e.g. documents already in the
+warehouse) and DespinSettings. Adds: one RepairedDocument per input with ``normalized_text``,
+an OffsetMap back to clean_text built from the edits, every edit with its rule, evidence and
+confidence (suggestions below ``apply_confidence`` are logged, not applied), and the spin scores.
+Documents scoring below ``spun_threshold`` pass through unchanged.
+
+Edit sources, strongest first: cross-source alignment with clean references (align.py) and
+names seen in clean sources; the reverse-substitution table (rules/despin/substitutions.tsv)
+whose context conditions are checked by detect.py; substitutions learned from the alignments;
+case slips, apostrophes turned into double quotes and in-word splices of the second spinner
+family (non-words repaired against wordfreq's vocabulary). A bigram model of the references
+backed off to wordfreq picks among alternatives and vetoes swaps that make the text less likely.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from flows import records
+from flows.despin.align import Reference, align
+from flows.despin.detect import (
+    APOSTROPHE_DAMAGE,
+    Match,
+    Sentence,
+    Token,
+    _read_tsv,
+    first_names,
+    load_table,
+    name_case_slips,
+    sentence_scores,
+    signals,
+    tokenize,
+    zipf,
+)
+from flows.settings import DespinSettings
+
+_PRIORITY = {"align": 4, "entity": 4, "table": 3, "learned": 2, "case": 1, "apostrophe": 1, "splice": 1}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    start: int
+    end: int
+    replacement: str
+    kind: str
+    rule: str
+    evidence: str
+    confidence: float
+
+
+# ---------------------------------------------------------------------------------------------
+# the context model
+
+
+class BigramModel:
+    """Bigram counts of clean reference texts, smoothed towards wordfreq unigram frequencies."""
+
+    def __init__(self, refs: Sequence[Reference], smoothing: float) -> None:
+        self.uni: Counter[str] = Counter()
+        self.bi: Counter[tuple[str, str]] = Counter()
+        self.k = smoothing
+        for ref in refs:
+            low = [ref.tokens[k].lower for k in ref.words]
+            self.uni.update(low)
+            self.bi.update(zip(low, low[1:], strict=False))
+
+    def logp(self, words: Sequence[str]) -> float:
+        total = 0.0
+        for a, b in zip(words, words[1:], strict=False):
+            p_uni = 10 ** (zipf(b) - 9) if zipf(b) > 0 else 1e-9
+            total += math.log((self.bi[(a, b)] + self.k * p_uni) / (self.uni[a] + self.k))
+        return total
+
+
+def _case_like(replacement: str, original: str, sentence_initial: bool) -> str:
+    if not replacement:
+        return replacement
+    if (original[:1].isupper() or sentence_initial) and replacement[:1].islower():
+        return replacement[0].upper() + replacement[1:]
+    if original[:1].islower() and not sentence_initial and replacement[:1].isupper() and replacement[1:2].islower():
+        # a table entry written for a capitalised name part ("Daily") keeps its case; others follow the text
+        return replacement
+    return replacement
+
+
+def _sentence_initial(text: str, start: int) -> bool:
+    k = start - 1
+    while k >= 0 and text[k] in " \t\u00a0\"“”'’":
+        k -= 1
+    return k < 0 or text[k] in ".!?…\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# candidate sources
+
+
+def _table_candidates(
+    text: str,
+    tokens: list[Token],
+    matches: list[Match],
+    busy_sentences: set[int],
+    model: BigramModel,
+    settings: DespinSettings,
+) -> list[Candidate]:
+    out = []
+    for m in matches:
+        e = m.entry
+        prev = tokens[m.i - 1].lower if m.i > 0 else "."
+        nxt = tokens[m.j].lower if m.j < len(tokens) else "."
+        garbled = [tokens[k].lower for k in range(m.i, m.j) if tokens[k].is_word]
+        scored = [(model.logp([prev, *r.lower().split(), nxt]), r) for r in e.replacements]
+        best_lp, best = max(scored)
+        conf = e.prior
+        if tokens[m.i].sentence in busy_sentences:
+            conf += settings.sentence_bonus
+        if best_lp < model.logp([prev, *garbled, nxt]) - settings.lm_veto_margin:
+            conf -= settings.lm_penalty
+        original = text[m.start : m.end]
+        rep = _case_like(best, original, _sentence_initial(text, m.start))
+        out.append(
+            Candidate(
+                m.start,
+                m.end,
+                rep,
+                "table",
+                f"table:{e.entry_id}",
+                f"{e.family} swap '{' '.join(e.garbled)}' -> '{best}' ({e.source}); e.g. {e.example}",
+                min(conf, 1.0),
+            )
+        )
+    return out
+
+
+def _apostrophe_candidates(text: str, settings: DespinSettings) -> list[Candidate]:
+    return [
+        Candidate(
+            a.start(),
+            a.end(),
+            "'",
+            "apostrophe",
+            "apostrophe",
+            f"double quote inside a contraction: {text[max(0, a.start() - 8) : a.end() + 3]!r}",
+            settings.apostrophe_confidence,
+        )
+        for a in APOSTROPHE_DAMAGE.finditer(text)
+    ]
+
+
+def _splice_candidates(text: str, tokens: list[Token], settings: DespinSettings) -> list[Candidate]:
+    table = load_table(settings.substitutions, settings.wordclasses)
+    out = []
+    for t in tokens:
+        if not (t.is_word and t.text.isalpha() and zipf(t.lower) <= settings.nonword_max_zipf):
+            continue
+        for e in table.splices:
+            g = e.garbled[0]
+            at = t.lower.find(g)
+            if at < 0 or len(t.lower) == len(g):
+                continue
+            fixed = t.lower[:at] + e.replacements[0] + t.lower[at + len(g) :]
+            if zipf(fixed) < settings.splice_min_zipf:
+                continue
+            rep = fixed[0].upper() + fixed[1:] if t.text[0].isupper() else fixed
+            out.append(
+                Candidate(
+                    t.start,
+                    t.end,
+                    rep,
+                    "splice",
+                    f"table:{e.entry_id}",
+                    f"non-word {t.text!r}: '{g}' spliced in for '{e.replacements[0]}' gives a known word",
+                    e.prior,
+                )
+            )
+            break
+    return out
+
+
+_FUNCTION_CLASSES = ("DET", "POSS", "PRON_SUBJ", "PRON_OBJ", "AUX", "MODAL", "PREP", "CONJ", "SUBORD", "ADV", "QUANT")
+
+
+def _function_words(settings: DespinSettings) -> frozenset[str]:
+    return _classes(settings.wordclasses, _FUNCTION_CLASSES)
+
+
+def function_words_conj(settings: DespinSettings) -> frozenset[str]:
+    """Conjunctions and subordinators (words a clause, and so a subject name, can follow)."""
+    return _classes(settings.wordclasses, ("CONJ", "SUBORD"))
+
+
+def settings_aux(settings: DespinSettings) -> frozenset[str]:
+    """Auxiliaries and modals from the word classes (words that can follow a subject name)."""
+    return _classes(settings.wordclasses, ("AUX", "MODAL"))
+
+
+@lru_cache(maxsize=16)
+def _classes(wordclasses: str, names: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(w.lower() for r in _read_tsv(wordclasses) if r["class"] in names for w in r["words"].split())
+
+
+@dataclass(frozen=True)
+class Names:
+    """Names seen in clean references: two-word names by part, and longer names."""
+
+    by_last: dict[str, frozenset[str]]
+    by_first: dict[str, frozenset[str]]
+    long: tuple[tuple[str, ...], ...]
+
+    @staticmethod
+    def of(refs: Sequence[Reference], function_words: frozenset[str]) -> Names:
+        by_last: dict[str, set[str]] = {}
+        by_first: dict[str, set[str]] = {}
+        long: set[tuple[str, ...]] = set()
+        for ref in refs:
+            toks = [ref.tokens[k] for k in ref.words]
+            run: list[Token] = []
+            for t in [*toks, None]:
+                cap = t is not None and t.text[:1].isupper() and not t.text.isupper()
+                if cap and run and t.start - run[-1].end == 1:  # type: ignore[union-attr]
+                    run.append(t)  # type: ignore[arg-type]
+                    continue
+                if len(run) == 2 and run[0].lower not in function_words:
+                    by_last.setdefault(run[1].text, set()).add(run[0].text)
+                    by_first.setdefault(run[0].text, set()).add(run[1].text)
+                elif len(run) >= 3:
+                    long.add(tuple(x.text for x in run))
+                run = [t] if cap else []  # type: ignore[list-item]
+        return Names(
+            {k: frozenset(v) for k, v in by_last.items()},
+            {k: frozenset(v) for k, v in by_first.items()},
+            tuple(sorted(long)),
+        )
+
+
+def _entity_candidates(
+    text: str, tokens: list[Token], names: Names, function_words: frozenset[str], settings: DespinSettings
+) -> tuple[list[Candidate], dict[str, str]]:
+    """Name parts the spinner swapped, repaired from full names in clean sources."""
+    out: list[Candidate] = []
+    learned: dict[str, str] = {}
+    words = [t for t in tokens if t.is_word]
+    doc_firsts = first_names(tokens)
+    for a, b, c in zip(words, words[1:], [*words[2:], None], strict=False):
+        adjacent = b.start - a.end == 1
+        # "Man Krasinski": an ordinary capitalised word before a surname known with one first name
+        firsts = names.by_last.get(b.text)
+        if adjacent and firsts and len(firsts) == 1 and a.text[:1].isupper():
+            (first,) = firsts
+            if (
+                a.text != first
+                and a.lower not in function_words
+                and a.text not in names.by_first
+                and zipf(a.lower) >= settings.entity_min_common_zipf
+            ):
+                out.append(
+                    Candidate(
+                        a.start,
+                        a.end,
+                        first,
+                        "entity",
+                        f"entity:{first} {b.text}",
+                        f"clean source names '{first} {b.text}'; '{a.text}' is an ordinary word, not a known first name",
+                        settings.entity_confidence,
+                    )
+                )
+                learned[a.lower] = first
+        # "Emily dull": a known first name followed by an ordinary lower-case word where its surname should be
+        lasts = names.by_first.get(a.text)
+        if adjacent and lasts and len(lasts) == 1 and b.text.islower() and b.text.isalpha():
+            (last,) = lasts
+            # the next word must end the name phrase: an auxiliary, a modal or punctuation
+            verbish = c is None or not c.is_word or c.lower in settings_aux(settings)
+            common = settings.entity_min_common_zipf <= zipf(b.lower) < settings.entity_max_word_zipf
+            inflected = b.lower.endswith(("ed", "ing", "s"))  # a verb or plural, not an adjective-like surname
+            if b.lower not in function_words and common and verbish and not inflected:
+                out.append(
+                    Candidate(
+                        b.start,
+                        b.end,
+                        last,
+                        "entity",
+                        f"entity:{a.text} {last}",
+                        f"clean source names '{a.text} {last}'; '{a.text} {b.text}' reads as the name with its surname swapped",
+                        settings.entity_loose_confidence,
+                    )
+                )
+    # "Watch What wake up Live": a longer name from a clean source with its middle words swapped
+    by_first_tok: dict[str, list[tuple[str, ...]]] = {}
+    for name in names.long:
+        by_first_tok.setdefault(name[0], []).append(name)
+    for w, t in enumerate(words):
+        for name in by_first_tok.get(t.text, ()):
+            mid = len(name) - 2
+            for size in (mid, mid + 1, mid - 1):
+                if size < 1 or w + size + 1 >= len(words):
+                    continue
+                end_tok = words[w + size + 1]
+                if end_tok.text != name[-1]:
+                    continue
+                middle = words[w + 1 : w + size + 1]
+                if any(m.sentence != t.sentence for m in middle) or not any(m.text[:1].islower() for m in middle):
+                    continue
+                got = tuple(m.text for m in middle)
+                if got == name[1:-1]:
+                    continue
+                # keep the edit to the words that differ at the edges
+                lo = 0
+                while lo < min(len(got), mid) and got[lo] == name[1 + lo]:
+                    lo += 1
+                s, e = middle[lo].start, middle[-1].end
+                rep = " ".join(name[1 + lo : -1])
+                if not rep:
+                    continue
+                out.append(
+                    Candidate(
+                        s,
+                        e,
+                        rep,
+                        "entity",
+                        f"entity:{' '.join(name)}",
+                        f"clean source names '{' '.join(name)}'; here '{' '.join(got)}' sits between its outer words",
+                        settings.entity_confidence,
+                    )
+                )
+                break
+    # lower-case names ("john Krasinski"): first names known from this text and the references
+    known = doc_firsts | set(names.by_first)
+    for k in name_case_slips(tokens, known, settings.case_max_zipf):
+        t = tokens[k]
+        out.append(
+            Candidate(
+                t.start,
+                t.end,
+                t.text.capitalize(),
+                "case",
+                "case:name",
+                f"'{t.text.capitalize()}' is used as a first name; written lower-case before a capitalised word",
+                settings.case_confidence,
+            )
+        )
+    return out, learned
+
+
+def _learned_candidates(
+    text: str,
+    tokens: list[Token],
+    learned_words: dict[str, str],
+    learned_subs: Sequence,
+    function_words: frozenset[str],
+    settings: DespinSettings,
+) -> list[Candidate]:
+    """Reuse swaps taught by alignment (with the same following word) and name swaps (before a verb)."""
+    out = []
+    by_pair = {(s.garbled, s.next_word): s for s in learned_subs}
+    words = [k for k, t in enumerate(tokens) if t.is_word]
+    for w, k in enumerate(words):
+        t = tokens[k]
+        nxt = tokens[words[w + 1]].lower if w + 1 < len(words) else ""
+        sub = by_pair.get((t.lower, nxt))
+        if sub is not None:
+            out.append(
+                Candidate(
+                    t.start,
+                    t.end,
+                    _case_like(sub.replacement, t.text, _sentence_initial(text, t.start)),
+                    "learned",
+                    f"align:{sub.ref_id}",
+                    f"'{t.lower} {nxt}' was '{sub.replacement} {nxt}' in a passage aligned with {sub.ref_id}",
+                    settings.learned_confidence,
+                )
+            )
+            continue
+        name = learned_words.get(t.lower)
+        if name and t.text.islower() and k > 0 and k + 1 < len(tokens):
+            before, after = tokens[k - 1], tokens[k + 1]
+            subject_slot = not before.is_word or before.lower in function_words_conj(settings)
+            verb_next = after.is_word and (after.lower not in function_words or after.lower in settings_aux(settings))
+            if subject_slot and verb_next:
+                out.append(
+                    Candidate(
+                        t.start,
+                        t.end,
+                        name,
+                        "learned",
+                        f"entity:{name}",
+                        f"'{t.text}' stands for the name {name} elsewhere in this text (learned from a name repair)",
+                        settings.learned_confidence,
+                    )
+                )
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# choosing and applying edits
+
+
+def _resolve(cands: list[Candidate], settings: DespinSettings) -> list[Candidate]:
+    """Non-overlapping edits: strongest source first; agreeing sources raise confidence."""
+    agree: Counter[tuple[int, int, str]] = Counter((c.start, c.end, c.replacement.lower()) for c in cands)
+    ranked = sorted(cands, key=lambda c: (-_PRIORITY[c.kind], -c.confidence, c.start - c.end))
+    taken: list[Candidate] = []
+    spans: list[tuple[int, int]] = []
+    for c in ranked:
+        if any(c.start < e and s < c.end for s, e in spans):
+            continue
+        if c.replacement == "" and c.start == c.end:
+            continue
+        if agree[(c.start, c.end, c.replacement.lower())] > 1:
+            c = Candidate(c.start, c.end, c.replacement, c.kind, c.rule, c.evidence + " (confirmed by another source)",
+                          min(1.0, c.confidence + settings.agree_bonus))
+        taken.append(c)
+        spans.append((c.start, c.end))
+    return sorted(taken, key=lambda c: c.start)
+
+
+def _apply(text: str, edits: Sequence[records.Edit]) -> tuple[str, records.OffsetMap]:
+    parts: list[str] = []
+    segs: list[tuple[int, int, int, int]] = []
+    cur = dst = 0
+    for e in edits:
+        if not e.applied:
+            continue
+        if e.clean_start > cur:
+            parts.append(text[cur : e.clean_start])
+            segs.append((dst, dst + e.clean_start - cur, cur, e.clean_start))
+            dst += e.clean_start - cur
+        parts.append(e.replacement)
+        segs.append((dst, dst + len(e.replacement), e.clean_start, e.clean_end))
+        dst += len(e.replacement)
+        cur = e.clean_end
+    if cur < len(text) or not segs:
+        parts.append(text[cur:])
+        segs.append((dst, dst + len(text) - cur, cur, len(text)))
+    return "".join(parts), records.OffsetMap(tuple(segs))
+
+
+def _passthrough(
+    doc: records.CleanDocument, score: float, sentences: tuple[records.SentenceSpin, ...], settings: DespinSettings
+) -> records.RepairedDocument:
+    text = doc.clean_text
+    return records.RepairedDocument(
+        doc, text, records.OffsetMap.identity(len(text)), score, score >= settings.spun_threshold, (), sentences
+    )
+
+
+def _repair_one(
+    doc: records.CleanDocument,
+    analysed: tuple,
+    refs: Sequence[Reference],
+    model: BigramModel,
+    names: Names,
+    function_words: frozenset[str],
+    settings: DespinSettings,
+) -> records.RepairedDocument:
+    text = doc.clean_text
+    tokens, sentences, matches, sig, score, sent_scores = analysed
+    busy = Counter(_sentence_of(sentences, s.start) for s in sig)
+    busy_sentences = {k for k, n in busy.items() if n >= 2}
+    cands = _table_candidates(text, tokens, matches, busy_sentences, model, settings)
+    cands += _apostrophe_candidates(text, settings)
+    cands += _splice_candidates(text, tokens, settings)
+    ent, learned_words = _entity_candidates(text, tokens, names, function_words, settings)
+    cands += ent
+    aligned, learned_subs = align(tokens, refs, settings)
+    for a in aligned:
+        cands.append(
+            Candidate(
+                a.start,
+                a.end,
+                a.replacement,
+                "align",
+                f"align:{a.ref_id}",
+                f"same passage in {a.ref_id} (similarity {a.ratio}) reads {a.replacement!r} at {a.ref_start}-{a.ref_end}",
+                settings.align_confidence,
+            )
+        )
+    cands += _learned_candidates(text, tokens, learned_words, learned_subs, function_words, settings)
+    chosen = _resolve(cands, settings)
+    doc_id = doc.doc.doc_id
+    edits = tuple(
+        records.Edit(
+            doc_id,
+            c.start,
+            c.end,
+            text[c.start : c.end],
+            c.replacement,
+            c.rule,
+            c.evidence,
+            round(c.confidence, 3),
+            c.confidence >= settings.apply_confidence,
+        )
+        for c in chosen
+        if c.replacement != text[c.start : c.end]
+    )
+    normalized, mapping = _apply(text, edits)
+    return records.RepairedDocument(doc, normalized, mapping, score, True, edits, sent_scores)
+
+
+def _sentence_of(sentences: list[Sentence], pos: int) -> int:
+    lo, hi = 0, len(sentences) - 1
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if sentences[mid].start <= pos:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _analyse(text: str, settings: DespinSettings) -> tuple:
+    tokens, sentences, matches, sig = signals(text, settings)
+    score, sent_scores = sentence_scores(text, tokens, sentences, sig, settings)
+    return tokens, sentences, matches, sig, score, sent_scores
+
+
+def repair_documents(
+    docs: Sequence[records.CleanDocument], references: Sequence[str], settings: DespinSettings
+) -> list[records.RepairedDocument]:
+    """Score every document; repair the spun ones using the clean ones and ``references`` as evidence."""
+    analysed = [_analyse(d.clean_text, settings) for d in docs]
+    clean_refs = [
+        Reference.of(d.doc.doc_id, d.clean_text)
+        for d, a in zip(docs, analysed, strict=True)
+        if a[4] < settings.spun_threshold
+    ]
+    refs = clean_refs + [Reference.of(f"reference:{k}", t) for k, t in enumerate(references)]
+    model = names = function_words = None
+    out = []
+    for d, a in zip(docs, analysed, strict=True):
+        if a[4] < settings.spun_threshold:
+            out.append(_passthrough(d, a[4], a[5], settings))
+            continue
+        if model is None:
+            function_words = _function_words(settings)
+            model = BigramModel(refs, settings.lm_smoothing)
+            names = Names.of(refs, function_words)
+        own = [r for r in refs if r.ref_id != d.doc.doc_id]
+        out.append(_repair_one(d, a, own, model, names, function_words, settings))  # type: ignore[arg-type]
+    return out
+
+
+def repair_text(
+    text: str, references: Sequence[str], settings: DespinSettings, doc_id: str = "stdin"
+) -> records.RepairedDocument:
+    """Repair one text (for ``recon despin FILE``): wraps it in a CleanDocument named ``doc_id``."""
+    raw = records.RawDocument(
+        doc_id=doc_id,
+        source_path=doc_id,
+        content_sha256="",
+        raw_text=text,
+        media_type="text",
+        encoding="utf-8",
+        size_bytes=len(text.encode("utf-8")),
+    )
+    clean = records.CleanDocument(raw, None, text, records.OffsetMap.identity(len(text)))
+    return repair_documents([clean], references, settings)[0]
+
+
+__all__ = ["BigramModel", "repair_documents", "repair_text", "tokenize"]
