@@ -219,6 +219,8 @@ class _Ctx:
     start: int
     anchor: date | None
     future: Callable[[int], bool]
+    prev: Timex | None = None  # the timex found just before this one
+    ref: date | None = None  # reference time: start of the latest resolved date mentioned before
 
 
 @dataclass(frozen=True)
@@ -515,6 +517,16 @@ def _build_rules(lex: _Lexicon) -> list[_Rule]:  # noqa: C901 - one grammar, rea
         k = -1 if word == "this past" else lex.relative[word]
         target = m["target"]
         mod = _mod(lex, m)
+        unit = unit_of(target)[0] if target.lower() in lex.units else None
+        if m["the"] and unit and (word in _ANAPHORIC or (word == "next" and unit in ("D", "WE"))):
+            # "the following week", "the next day": relative to the story's reference time, not the document date
+            base = ctx.ref or ctx.anchor
+            shifted = _shift(base, k, unit) if base else None
+            if shifted is None:
+                gran = unit_of(target)[1] or None
+                return _Hit("DATE", _unknown(gran), gran, None, anchored=False, mod=mod)
+            value, gran, iv = shifted
+            return _Hit("DATE", value, gran, iv, mod=mod)
         if m["the"] and word in ("past", "coming", "next") and target.lower() in lex.units:
             unit = unit_of(target)[0]
             return _Hit("DURATION", _duration_value("1", unit), None, mod=mod)
@@ -594,6 +606,10 @@ def _build_rules(lex: _Lexicon) -> list[_Rule]:  # noqa: C901 - one grammar, rea
             d = _weekday_date(ctx, lex.weekdays[wd.lower()], None)
         elif wd:
             d = ctx.anchor + timedelta(days=deictic_shift[wd.lower()]) if ctx.anchor else None
+        elif ctx.prev is not None and ctx.prev.granularity == "day" and ctx.prev.time_start and _AT.fullmatch(
+            ctx.text, ctx.prev.end, ctx.start
+        ):
+            d = ctx.prev.time_start  # "November 30, 2009 at 02:22 pm"
         elif ctx.anchor is not None:
             d = ctx.anchor
         hhmm = f"{h:02d}:{mi:02d}"
@@ -610,7 +626,7 @@ def _build_rules(lex: _Lexicon) -> list[_Rule]:  # noqa: C901 - one grammar, rea
         if unit == "X" or (unit in lex.article_sensitive_units and raw_n.lower() in ("a", "an")):
             return None  # "a second time", "a quarter of them" are not durations
         mod = _mod(lex, m)
-        tail = (m["tail"] or "").lower()
+        tail = (_g(m, "tail") or "").lower()
         if tail:
             sign = -1 if tail.strip() == "ago" else 1
             if n == "X":
@@ -718,11 +734,16 @@ def _build_rules(lex: _Lexicon) -> list[_Rule]:  # noqa: C901 - one grammar, rea
             duration,
         ),
         _Rule(
+            "rel:duration_conj",
+            rf"{lb}{mod_pre}(?P<n>{num})(?=\s*(?:and|or|to|-|–)\s*(?:{num})(?:\s+|-)(?P<unit>{units})(?:s|ies)?(?![-\w])){rb}",
+            duration,
+        ),
+        _Rule(
             "rel:relative",
             rf"{lb}{mod_pre}(?:(?P<the>the)\s+)?(?P<rel>{rel}|this\s+past)\s+(?:fiscal\s+)?(?P<target>{units}|{seasons}|{month_full}|{wd_full}){rb}(?:\s+(?P<pod>{pods}){rb})?",
             relative,
         ),
-        _Rule("rel:relative_mod", rf"{lb}(?P<mod>{mods})\s+(?P<rel>the)\s+(?P<target>year|month|week|decade|century){rb}", lambda m, c: relative(_This(m), c)),
+        _Rule("rel:relative_mod", rf"{lb}(?P<mod>{mods})\s+(?P<rel>the\s+)?(?P<target>year|month|week|decade|century){rb}", lambda m, c: relative(_This(m), c)),
         _Rule(
             "rel:bare_units",
             rf"{lb}(?:(?:recent|the\s+past|the\s+last|the\s+coming|the\s+next|coming|past)\s+)?(?P<unit>years|months|weeks|days|hours|minutes|decades|centuries){rb}(?P<tail>\s+ago)?",
@@ -804,6 +825,9 @@ _QUANTITY_MODS = frozenset({"APPROX", "LESS_THAN", "MORE_THAN", "EQUAL_OR_MORE",
 _DETERMINER = re.compile(r"[\s-]+((?:the|this|that|these|those)\s)", re.IGNORECASE)
 _ARTICLES = ("the", "a", "an")
 _ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "twentieth")
+_REF_GRANULARITIES = frozenset({"day", "week", "month", "quarter", "season", "year", "minute"})
+_ANAPHORIC = frozenset({"following", "previous", "preceding", "prior"})
+_AT = re.compile(r"\s*(?:,|-|–|—)?\s*(?:at\s+)?")
 _NAMED = re.compile(r"\(\?P<(\w+)>")
 _BACKREF = re.compile(r"\(\?P=(\w+)\)")
 
@@ -835,7 +859,7 @@ def _grammar() -> _Grammar:
     second = first | {t[1] for t in terms if len(t) > 1 and t[0] in _ARTICLES}
     word_end = r"(?![^\W\d_])"
     gate = (
-        rf"(?<![\w$£€#@/])(?<!\d[.,:-])(?=\d|'\d|{_alt(sorted(first))}{word_end}"
+        rf"(?<![\w$£€#@/])(?<!\d[.,:-])(?<![^\W\d_]-)(?=\d|'\d|{_alt(sorted(first))}{word_end}"
         rf"|{_alt(_ARTICLES)}\s+(?:\d|'\d|{_alt(sorted(second))}{word_end}))"
     )
     master = re.compile(gate + "(?:" + "|".join(parts) + ")", _FLAGS)
@@ -870,15 +894,17 @@ def tag_timexes(text: str, anchor: date | None, *, settings: ExtractSettings | N
     g = _grammar()
     future = _future_checker(text, s.timex_tense_window_chars)
     out: list[Timex] = []
+    ref: date | None = None
     for hit in g.master.finditer(text):
         i = int(hit.lastgroup[1:]) if hit.lastgroup else -1
         if i < 0:
             continue
         rule = g.rules[i]
-        m = g.compiled[i].fullmatch(text, hit.start(), hit.end())
-        if m is None:  # cannot happen for a well-formed grammar; skip rather than guess
+        # the rule's own regex at the same position reads the same span (lookaheads may look past it)
+        m = g.compiled[i].match(text, hit.start())
+        if m is None or m.end() != hit.end():  # cannot happen for a well-formed grammar; skip rather than guess
             continue
-        res = rule.handler(m, _Ctx(text, hit.start(), anchor, future))
+        res = rule.handler(m, _Ctx(text, hit.start(), anchor, future, out[-1] if out else None, ref))
         if res is None:
             continue
         a, b = (m.start("x"), m.end("x")) if "x" in m.re.groupindex and m.start("x") >= 0 else (hit.start(), hit.end())
@@ -907,6 +933,8 @@ def tag_timexes(text: str, anchor: date | None, *, settings: ExtractSettings | N
                 mod=mod,
             )
         )
+        if res.iv and res.type in ("DATE", "TIME") and res.granularity in _REF_GRANULARITIES:
+            ref = res.iv[0]
     return tuple(out)
 
 
