@@ -44,14 +44,19 @@ class DespinSettings:
     case_weight: float = 0.5  # a first name written lower-case
     nonword_min_len: int = 4  # shorter unknown tokens are too often abbreviations
     nonword_max_zipf: float = 0.0  # a word at or below this frequency is a non-word
+    surname_max_zipf: float = 5.0  # the second word of a first-name pair is rarer than this ("Krasinski")
     case_max_zipf: float = 5.5  # a lower-cased name more frequent than this is a common word ("will")
     sentence_scale: float = 1.5  # summed signal weight giving a sentence score of 1 - 1/e
     doc_rate_scale: float = 1.5  # signal weight per 100 words giving a document score of 1 - 1/e
     min_words_for_rate: int = 40  # short texts are scored as if this long (one slip is not spin)
     # repair
+    title_max_words: int = 20  # a longer line is body text even without a final stop
+    title_cap_share: float = 0.6  # share of capitalised words that makes a line a headline
     sentence_bonus: float = 0.1  # added to a table edit's prior when its sentence has other signals
     agree_bonus: float = 0.1  # added when two independent sources propose the same replacement
     apostrophe_confidence: float = 0.95
+    nested_quote_confidence: float = 0.8  # a double quote opening or closing a quote inside a quote
+    possessive_quote_confidence: float = 0.75  # `Characters" first` outside any quotation: a plural possessive
     case_confidence: float = 0.9
     entity_confidence: float = 0.85  # a name part replaced from a clean source's full name
     entity_loose_confidence: float = 0.7  # "First word" -> "First Last" when word is a common word
@@ -119,7 +124,7 @@ class ReconcileSettings:
     number_rel_tolerance: float = 0.02  # numbers this close (relative) are compatible, not conflicting
     number_abs_tolerance: float = 0.0
     number_high_rel_diff: float = 0.5  # numbers differing more than this (relative) are a high-severity conflict
-    quote_medium_diff_ratio: float = 0.3  # wording variants differing in more than this share of words: medium
+    quote_medium_diff_ratio: float = 0.5  # wording variants differing in more than this share of words: medium
     unanchored_guess_factor: float = 0.5  # confidence scale for a likely value that assumes a missing year
     default_trust: float = 1.0  # trust of a document source_trust did not score
     # source trust

@@ -68,6 +68,14 @@ def _by_value(positions: Sequence[_Position]) -> dict[object, list[_Position]]:
     return out
 
 
+def _display(positions: Sequence[_Position]) -> str:
+    """How a value reads: the most frequent wording among its positions, then the shortest."""
+    counts: dict[str, int] = defaultdict(int)
+    for p in positions:
+        counts[p.shown] += 1
+    return min(counts, key=lambda s: (-counts[s], len(s), s))
+
+
 def _worse(a: tuple[str, str], b: tuple[str, str]) -> tuple[str, str]:
     return max(a, b, key=lambda vs: (_RANK[vs[0]], _SEVERITY[vs[1]]))
 
@@ -79,8 +87,8 @@ def _short(text: str, limit: int = 70) -> str:
 
 def _summary(label: str, aspect: str, verdict: str, by_value: dict[object, list[_Position]]) -> str:
     parts = []
-    for ps in sorted(by_value.values(), key=lambda ps: (-len(ps), ps[0].shown)):
-        parts.append(f"'{_short(ps[0].shown, 50)}' ({_docs(ps)})")
+    for ps in sorted(by_value.values(), key=lambda ps: (-len(ps), _display(ps))):
+        parts.append(f"'{_short(_display(ps), 50)}' ({_docs(ps)})")
     joiner = " vs " if verdict == "conflict" else (" ~ " if verdict == "compatible" else "; ")
     body = f"all say {parts[0]}" if verdict == "agree" and len(by_value) == 1 else joiner.join(parts)
     return _short(f"{label} | {aspect} {verdict}: {body}", 300)
@@ -263,16 +271,13 @@ def _compare_categorical(positions: list[_Position], what: str, severity: str) -
     scored = sorted(groups.items(), key=lambda kv: (-sum(p.weight for p in kv[1]), str(kv[0])))
     top_key, top = scored[0]
     support = sum(p.weight for p in top)
-    counts: dict[str, int] = defaultdict(int)
-    for p in top:
-        counts[p.shown] += 1
-    shown = min(counts, key=lambda s: (-counts[s], len(s), s))
+    shown = _display(top)
     if len(groups) == 1:
         variants = sorted({p.shown for p in top})
         extra = f" (written {', '.join(repr(v) for v in variants)})" if len(variants) > 1 else ""
         return _Outcome("agree", "none", f"every source names the same {what}: {shown}{extra}", shown,
                         _round(support / total))
-    listed = "; ".join(f"{ps[0].shown!r} ({_docs(ps)})" for _, ps in scored)
+    listed = "; ".join(f"{_display(ps)!r} ({_docs(ps)})" for _, ps in scored)
     return _Outcome("conflict", severity, f"the {what} can have only one value, sources give {len(groups)}: {listed}",
                     shown, _round(support / total))
 
@@ -351,8 +356,8 @@ def _word_diff(ref: list[str], other: list[str], lex: Lexicon) -> tuple[list[str
 def _compare_quotes(positions: list[_Position], lex: Lexicon, settings: ReconcileSettings) -> _Outcome:
     groups = _by_value(positions)
     total = sum(p.weight for p in positions) or 1.0
-    # reference wording: most trusted support, then longest
-    ref_key = min(groups, key=lambda k: (-sum(p.weight for p in groups[k]), -len(k), k))  # type: ignore[arg-type]
+    # reference wording: the fullest rendering (fragments align inside it), then the most trusted
+    ref_key = min(groups, key=lambda k: (-len(k), -sum(p.weight for p in groups[k]), k))  # type: ignore[arg-type]
     ref = list(ref_key)  # type: ignore[call-overload]
     worst = ("agree", "none")
     notes = []

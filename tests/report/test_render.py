@@ -1,0 +1,83 @@
+"""The conflicts report: order, content, escaping and review status, from frames shaped like the warehouse's."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from flows.errors import InputError
+from flows.report.render import build_cards, render_report
+from tests.report.frames import seed_frames
+
+
+@pytest.fixture(scope="module")
+def frames() -> tuple[pd.DataFrame, pd.DataFrame]:
+    return seed_frames()
+
+
+def test_flagged_conflicts_come_first_by_severity(frames) -> None:
+    cards = build_cards(*frames)
+    order = [(c.verdict, c.severity) for c in cards]
+    ranks = [({"conflict": 0, "compatible": 1, "agree": 2}[v], {"high": 0, "medium": 1, "low": 2, "none": 3}[s])
+             for v, s in order]
+    assert ranks == sorted(ranks)
+    assert order[0] == ("conflict", "high") and order[-1][0] == "agree"
+
+
+def test_markdown_and_html_show_sources_verdicts_and_reasons(frames, tmp_path: Path) -> None:
+    md_path, html_path = render_report(*frames, tmp_path, run_id="run-7")
+    md, page = md_path.read_text(encoding="utf-8"), html_path.read_text(encoding="utf-8")
+    conflicts, _ = frames
+    n_conflicts = int((conflicts.verdict == "conflict").sum())
+    assert f"**{n_conflicts} conflicts**" in md and "run-7" in md
+    # the remark dating: both documents, the reason and the reconciling date
+    assert "January 2016 would reconcile them" in md and "January 2016 would reconcile them" in page
+    for doc in ("000_8886242603610b56", "003_0a0e6922e87f18a4", "001_dda66812b07d539f"):
+        assert doc in md and doc in page
+    # a repaired sentence shows the garbled original beside it
+    assert "genuinely in love v each other" in page and 'class="orig"' in page
+    assert "<svg" in page and 'class="bar dashed"' in page  # the unanchored January spans the axis
+    assert md.index("## Flagged conflicts") < md.index("## Compatible") < md.index("## Agreeing")
+
+
+def test_html_is_self_contained(frames, tmp_path: Path) -> None:
+    _, html_path = render_report(*frames, tmp_path)
+    page = html_path.read_text(encoding="utf-8")
+    assert not re.search(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", page)
+    assert "@import" not in page and "<link" not in page
+
+
+def test_everything_is_escaped(frames, tmp_path: Path) -> None:
+    conflicts, evidence = frames
+    evil = "<script>alert(1)</script> | & \"x\""
+    conflicts = conflicts.assign(summary=conflicts.summary + evil, review_note=evil)
+    evidence = evidence.assign(sentence=evil, outlet=evil)
+    md_path, html_path = render_report(conflicts, evidence, tmp_path)
+    page, md = html_path.read_text(encoding="utf-8"), md_path.read_text(encoding="utf-8")
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<script>alert" not in md and "\\|" in md
+
+
+def test_review_status_is_shown(tmp_path: Path) -> None:
+    first = seed_frames()[0].conflict_id.iloc[0]
+    conflicts, evidence = seed_frames({first: ("resolve", "Casino Night", "checked the episode guide")})
+    md_path, html_path = render_report(conflicts, evidence, tmp_path)
+    page = html_path.read_text(encoding="utf-8")
+    assert "resolve → Casino Night" in page and "checked the episode guide" in page
+    assert "1 reviewed" in page
+
+
+def test_missing_columns_are_named(frames, tmp_path: Path) -> None:
+    conflicts, evidence = frames
+    with pytest.raises(InputError, match="verdict"):
+        render_report(conflicts.drop(columns=["verdict"]), evidence, tmp_path)
+
+
+def test_empty_report_renders(frames, tmp_path: Path) -> None:
+    conflicts, evidence = frames
+    md_path, html_path = render_report(conflicts.iloc[0:0], evidence.iloc[0:0], tmp_path)
+    assert "0 compared groups" in md_path.read_text(encoding="utf-8")
+    assert "No groups were compared" in html_path.read_text(encoding="utf-8")
