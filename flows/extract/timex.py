@@ -371,7 +371,10 @@ def _mod(lex: _Lexicon, m: re.Match[str]) -> str | None:
 
 def _build_rules(lex: _Lexicon) -> list[_Rule]:  # noqa: C901 - one grammar, read top to bottom
     month_full = _cs(_alt(lex.month_full))
-    month_any = _cs(f"(?:{_alt(lex.month_full)}|{_alt(lex.month_abbr)}\\.?)")
+    # inside full dates (next to a day or year) headline capitals are safe too: "FEB. 2, 2009"
+    month_names = [*lex.month_full, *(t.upper() for t in lex.month_full)]
+    month_abbrs = [*lex.month_abbr, *(t.upper() for t in lex.month_abbr)]
+    month_any = _cs(f"(?:{_alt(month_names)}|{_alt(month_abbrs)}\\.?)")
     wd_full = _cs(_alt(lex.weekday_full))
     wd_any = _cs(f"(?:{_alt(lex.weekday_full)}|{_alt(lex.weekday_abbr)}\\.)")
     tens = [t for t, v in lex.numbers.items() if v.isdigit() and 20 <= int(v) <= 90]
@@ -472,11 +475,18 @@ def _build_rules(lex: _Lexicon) -> list[_Rule]:  # noqa: C901 - one grammar, rea
 
     def quarter(m: re.Match[str], ctx: _Ctx) -> _Hit | None:
         ords = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4}
+        if not (m["qn"] or m["y"] or m["yr"] or m["fiscal"]):
+            return None  # "the second half", "the fourth quarter" alone are usually periods of a game
         q = int(m["qn"]) if m["qn"] else ords[m["q"].lower()]
-        y = int(m["y"]) if m["y"] else (ctx.anchor.year if ctx.anchor else None)
+        if m["half"] and q > 2:
+            return None
+        if m["y"]:
+            y: int | None = int(m["y"])
+        elif m["yr"]:  # "of the year": the current one
+            y = ctx.anchor.year if ctx.anchor else None
+        else:  # "Q4", "the first half of the year": the nearest one, like a month without a year
+            y = _month_year_for(ctx, 3 * q - 2 if not m["half"] else 6 * q - 5)
         if m["half"]:
-            if q > 2:
-                return None
             if y is None:
                 return _Hit("DATE", f"XXXX-H{q}", "half", None, anchored=False)
             y2, m2 = _shift_month(y, 6 * q - 5, 6)
@@ -509,6 +519,8 @@ def _build_rules(lex: _Lexicon) -> list[_Rule]:  # noqa: C901 - one grammar, rea
         return _Hit("DATE", f"{c - 1:02d}", "century", (date(max(c0, 1), 1, 1), date(c0 + 100, 1, 1)), mod=_mod(lex, m))
 
     def year_alone(m: re.Match[str], ctx: _Ctx) -> _Hit | None:
+        if not m["mod"] and _PRODUCT_NAME.search(ctx.text, max(0, ctx.start - 40), ctx.start):
+            return None  # "Windows Server 2008", "Office 2007": a name, not a time
         y = int(m["y"])
         return _Hit("DATE", f"{y:04d}", "year", _year_iv(y), mod=_mod(lex, m))
 
@@ -593,7 +605,7 @@ def _build_rules(lex: _Lexicon) -> list[_Rule]:  # noqa: C901 - one grammar, rea
             h, mi = (12, 0) if m["noon"].lower() == "noon" else (24, 0)
         else:
             h, mi = int(m["h"]), int(m["mi"] or 0)
-            ampm = (m["ampm"] or "").lower().replace(".", "")
+            ampm = re.sub(r"[.\s]", "", (m["ampm"] or "").lower())
             if ampm == "pm" and h < 12:
                 h += 12
             elif ampm == "am" and h == 12:
@@ -623,8 +635,8 @@ def _build_rules(lex: _Lexicon) -> list[_Rule]:  # noqa: C901 - one grammar, rea
         if n is None:
             return None
         unit, gran = unit_of(m["unit"])
-        if unit == "X" or (unit in lex.article_sensitive_units and raw_n.lower() in ("a", "an")):
-            return None  # "a second time", "a quarter of them" are not durations
+        if unit == "X" or (unit in lex.article_sensitive_units and raw_n.lower() in ("a", "an", "one")):
+            return None  # "a second time", "one quarter of them" are not durations
         mod = _mod(lex, m)
         tail = (_g(m, "tail") or "").lower()
         if tail:
@@ -696,6 +708,13 @@ def _build_rules(lex: _Lexicon) -> list[_Rule]:  # noqa: C901 - one grammar, rea
             return None
         return _Hit("SET", _duration_value("1", unit), None)
 
+    # lower case, or capitalized at a sentence start ("Days later"); "Weeks" mid-sentence is a name
+    plural_units = ["years", "months", "weeks", "days", "hours", "minutes", "decades", "centuries"]
+    plural_unit_re = (
+        rf"(?:{_cs(_alt(plural_units))}|(?:(?<![\s\S])|(?<=\n)|(?<=[.!?\"“]\s))"
+        rf"{_cs(_alt([u.title() for u in plural_units]))})"
+    )
+
     # -- rules, most specific first ---------------------------------------------------------
     rules = [
         _Rule("abs:iso_date", rf"{lb}(?P<y>{year})-(?P<mo>[01]\d)-(?P<d>[0-3]\d)(?:T(?P<h>[012]\d):(?P<mi>[0-5]\d)(?::\d\d)?)?{rb}", iso_date),
@@ -715,7 +734,7 @@ def _build_rules(lex: _Lexicon) -> list[_Rule]:  # noqa: C901 - one grammar, rea
         _Rule("abs:season_year", rf"{lb}{mod_pre}(?:the\s+)?(?P<se>{seasons})\s+(?:of\s+)?(?P<y>{year}){rb}", season_year),
         _Rule(
             "rel:quarter",
-            rf"{lb}(?:(?:the\s+)?(?P<q>first|second|third|fourth|1st|2nd|3rd|4th)\s+(?:fiscal\s+)?(?:(?P<half>half)|quarter)(?:\s+of\s+(?:fiscal\s+)?(?P<y>{year}))?|Q(?P<qn>[1-4])(?:\s+(?P<y2>{year}))?){rb}",
+            rf"{lb}(?:(?:the\s+)?(?P<q>first|second|third|fourth|1st|2nd|3rd|4th)\s+(?:(?P<fiscal>fiscal)\s+)?(?:(?P<half>half)|quarter)(?:\s+of\s+(?:the\s+)?(?:fiscal\s+)?(?:(?P<y>{year})|(?P<yr>year)))?|Q(?P<qn>[1-4])(?:\s+(?P<y2>{year}))?){rb}",
             lambda m, c: quarter(_Swap(m), c),
         ),
         _Rule(
@@ -746,13 +765,13 @@ def _build_rules(lex: _Lexicon) -> list[_Rule]:  # noqa: C901 - one grammar, rea
         _Rule("rel:relative_mod", rf"{lb}(?P<mod>{mods})\s+(?P<rel>the\s+)?(?P<target>year|month|week|decade|century){rb}", lambda m, c: relative(_This(m), c)),
         _Rule(
             "rel:bare_units",
-            rf"{lb}(?:(?:recent|the\s+past|the\s+last|the\s+coming|the\s+next|coming|past)\s+)?(?P<unit>years|months|weeks|days|hours|minutes|decades|centuries){rb}(?P<tail>\s+ago)?",
+            rf"{lb}(?:(?:recent|the\s+past|the\s+last|the\s+coming|the\s+next|coming|past)\s+)?(?P<unit>{plural_unit_re}){rb}(?P<tail>\s+ago)?",
             bare_units,
         ),
         _Rule("rel:holiday", rf"{lb}(?P<hol>{_cs(_alt(lex.holiday_terms))})(?:,?\s+(?P<y>{year}))?{rb}", holiday),
         _Rule(
             "rel:clock",
-            rf"{lb}(?:(?P<h>[01]?\d|2[0-4])(?::(?P<mi>[0-5]\d))?\s*(?P<ampm>[ap]\.m\.|[ap]m(?![\w]))|(?P<h2>[01]?\d|2[0-4]):(?P<mi2>[0-5]\d)(?=\s*{tz})|(?P<noon>noon|midnight))(?:\s*{tz})?(?:\s+(?:on\s+)?(?P<wd>{wd_full}|yesterday|today|tomorrow))?{rb}",
+            rf"{lb}(?:(?P<h>[01]?\d|2[0-4])(?::(?P<mi>[0-5]\d))?\s*(?P<ampm>[ap]\.\s?m\.|[ap]m(?![\w]))|(?P<h2>[01]?\d|2[0-4]):(?P<mi2>[0-5]\d)(?=\s*{tz})|(?P<noon>noon|midnight))(?:\s*{tz})?(?:\s+(?:on\s+)?(?P<wd>{wd_full}|yesterday|today|tomorrow))?{rb}",
             lambda m, c: clock(_Swap(m), c),
         ),
         _Rule(
@@ -826,6 +845,8 @@ _DETERMINER = re.compile(r"[\s-]+((?:the|this|that|these|those)\s)", re.IGNORECA
 _ARTICLES = ("the", "a", "an")
 _ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "twentieth")
 _REF_GRANULARITIES = frozenset({"day", "week", "month", "quarter", "season", "year", "minute"})
+# A capitalized word right before a bare year, not at a sentence start: a product/event name.
+_PRODUCT_NAME = re.compile(r"(?<=[a-z0-9,;)] )(?-i:[A-Z][A-Za-z]*[a-z][A-Za-z]*) $")
 _ANAPHORIC = frozenset({"following", "previous", "preceding", "prior"})
 _AT = re.compile(r"\s*(?:,|-|–|—)?\s*(?:at\s+)?")
 _NAMED = re.compile(r"\(\?P<(\w+)>")
