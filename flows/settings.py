@@ -51,7 +51,8 @@ class DespinSettings:
     min_words_for_rate: int = 40  # short texts are scored as if this long (one slip is not spin)
     # repair
     title_max_words: int = 20  # a longer line is body text even without a final stop
-    title_cap_share: float = 0.6  # share of capitalised words that makes a line a headline
+    title_cap_share: float = 0.4  # share of capitalised longer words that makes a line a headline
+    title_min_word_len: int = 4  # short words ("of", "and", "sit") say little about title case
     sentence_bonus: float = 0.1  # added to a table edit's prior when its sentence has other signals
     agree_bonus: float = 0.1  # added when two independent sources propose the same replacement
     apostrophe_confidence: float = 0.95
@@ -153,6 +154,7 @@ class OpsSettings:
     server_stop_timeout_s: float = 20.0  # after this a server that ignores SIGTERM is killed
     health_poll_s: float = 0.25  # how often /api/health is asked while a server starts
     deployment_name: str = "scheduled"  # `recon serve` deployment: reconcile/<this>
+    default_cron: str = "*/30 * * * *"  # `recon serve` without --cron or --interval
     runner_poll_s: float = 10.0  # how often the serving process asks the server for due runs
     bench_seed: int = 7  # the synthetic corpus is reproducible for a given seed
     bench_spun_share: float = 0.25  # share of generated articles passed through the word-swap spinner

@@ -92,6 +92,13 @@ def zipf(word: str) -> float:
 # word classes and conditions
 
 
+def _has_suffix(word: str, suffix: str) -> bool:
+    if not (word.endswith(suffix) and len(word) > len(suffix) + 2):
+        return False
+    # "-s" stands for a plural: "kiss", "status", "analysis" are not plurals
+    return suffix != "s" or not word.endswith(("ss", "us", "is"))
+
+
 @dataclass(frozen=True)
 class WordSet:
     """A set of words given in a condition: literals, @CLASS members, suffixes and shape tests."""
@@ -113,7 +120,7 @@ class WordSet:
             return True
         if self.num and tok.text[0].isdigit():
             return True
-        return any(tok.lower.endswith(s) and len(tok.lower) > len(s) + 2 for s in self.suffixes)
+        return any(_has_suffix(tok.lower, s) for s in self.suffixes)
 
 
 @dataclass(frozen=True)
@@ -327,12 +334,13 @@ class Signal:
     weight: float
 
 
-def first_names(tokens: list[Token]) -> set[str]:
+def first_names(tokens: list[Token], max_last_zipf: float) -> set[str]:
     """Capitalised words used as the first part of a two-word name ("John" in "John Krasinski")."""
     out = set()
     for a, b in zip(tokens, tokens[1:], strict=False):
         pair = a.is_word and b.is_word and b.start - a.end == 1 and a.text[:1].isupper() and b.text[:1].isupper()
-        if pair and a.text[1:].islower() and b.text[1:2].islower():
+        # a surname is rare as an ordinary word; "Watch What" or "The Office" are not first-name pairs
+        if pair and a.text[1:].islower() and b.text[1:2].islower() and zipf(b.lower) < max_last_zipf:
             out.add(a.text)
     return out
 
@@ -371,7 +379,7 @@ def signals(text: str, settings: DespinSettings) -> tuple[list[Token], list[Sent
             and zipf(t.lower) <= settings.nonword_max_zipf
         ):
             sig.append(Signal(t.start, t.end, "nonword", t.lower, settings.nonword_weight))
-    for k in name_case_slips(tokens, first_names(tokens), settings.case_max_zipf):
+    for k in name_case_slips(tokens, first_names(tokens, settings.surname_max_zipf), settings.case_max_zipf):
         sig.append(Signal(tokens[k].start, tokens[k].end, "case", tokens[k].text, settings.case_weight))
     return tokens, sentences, matches, sig
 

@@ -78,14 +78,13 @@ class BigramModel:
         return total
 
 
-def _case_like(replacement: str, original: str, sentence_initial: bool) -> str:
-    if not replacement:
+def _fit_case(replacement: str, text: str, start: int, settings: DespinSettings) -> str:
+    """Give a replacement the case its place needs: capitalised at a sentence start, in a headline,
+    or where the spinner's word was capitalised."""
+    if not replacement or not replacement[:1].islower():
         return replacement
-    if (original[:1].isupper() or sentence_initial) and replacement[:1].islower():
+    if text[start : start + 1].isupper() or _sentence_initial(text, start) or _title_line(text, start, settings):
         return replacement[0].upper() + replacement[1:]
-    if original[:1].islower() and not sentence_initial and replacement[:1].isupper() and replacement[1:2].islower():
-        # a table entry written for a capitalised name part ("Daily") keeps its case; others follow the text
-        return replacement
     return replacement
 
 
@@ -93,7 +92,18 @@ def _sentence_initial(text: str, start: int) -> bool:
     k = start - 1
     while k >= 0 and text[k] in " \t\u00a0\"“”'’":
         k -= 1
-    return k < 0 or text[k] in ".!?…\n"
+    return k < 0 or text[k] in ".!?\n"
+
+
+def _title_line(text: str, start: int, settings: DespinSettings) -> bool:
+    """Whether the line holding ``start`` is a headline: no final stop and mostly capitalised words."""
+    lo = text.rfind("\n", 0, start) + 1
+    hi = text.find("\n", start)
+    line = text[lo : hi if hi >= 0 else len(text)].strip()
+    words = [w for w in line.split() if w[:1].isalpha() and len(w) >= settings.title_min_word_len]
+    if not words or line[-1:] in ".!:,\"”" or len(line.split()) > settings.title_max_words:
+        return False
+    return sum(w[0].isupper() for w in words) >= settings.title_cap_share * len(words)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -121,8 +131,7 @@ def _table_candidates(
             conf += settings.sentence_bonus
         if best_lp < model.logp([prev, *garbled, nxt]) - settings.lm_veto_margin:
             conf -= settings.lm_penalty
-        original = text[m.start : m.end]
-        rep = _case_like(best, original, _sentence_initial(text, m.start))
+        rep = _fit_case(best, text, m.start, settings)
         out.append(
             Candidate(
                 m.start,
@@ -138,18 +147,41 @@ def _table_candidates(
 
 
 def _apostrophe_candidates(text: str, settings: DespinSettings) -> list[Candidate]:
-    return [
-        Candidate(
-            a.start(),
-            a.end(),
-            "'",
-            "apostrophe",
-            "apostrophe",
-            f"double quote inside a contraction: {text[max(0, a.start() - 8) : a.end() + 3]!r}",
-            settings.apostrophe_confidence,
-        )
-        for a in APOSTROPHE_DAMAGE.finditer(text)
+    """Single quotes the spinner turned into double quotes: in contractions, nested quotes, possessives."""
+    damaged = {a.start() for a in APOSTROPHE_DAMAGE.finditer(text)}
+    out = [
+        Candidate(k, k + 1, "'", "apostrophe", "apostrophe",
+                  f"double quote inside a contraction: {text[max(0, k - 8) : k + 4]!r}", settings.apostrophe_confidence)
+        for k in sorted(damaged)
     ]
+    depth = 0
+    for k, ch in enumerate(text):
+        if ch == "\n":
+            depth = 0
+        if ch not in "\"“”" or k in damaged:
+            continue
+        before = text[k - 1] if k else " "
+        after = text[k + 1] if k + 1 < len(text) else " "
+        opener = ch == "“" or (ch == '"' and (before.isspace() or before in "([—") and not after.isspace())
+        if ch == '"' and opener and depth >= 1:
+            depth += 1
+            out.append(Candidate(k, k + 1, "'", "apostrophe", "apostrophe:nested",
+                                 f"a quote opened inside a quotation: {text[max(0, k - 12) : k + 6]!r}",
+                                 settings.nested_quote_confidence))
+        elif opener:
+            depth += 1
+        elif ch == '"' and depth >= 2:
+            depth -= 1
+            out.append(Candidate(k, k + 1, "'", "apostrophe", "apostrophe:nested",
+                                 f"closes a quote opened inside a quotation: {text[max(0, k - 12) : k + 6]!r}",
+                                 settings.nested_quote_confidence))
+        elif ch == '"' and depth == 0 and before == "s" and after == " ":
+            out.append(Candidate(k, k + 1, "'", "apostrophe", "apostrophe:possessive",
+                                 f"a plural possessive outside any quotation: {text[max(0, k - 12) : k + 6]!r}",
+                                 settings.possessive_quote_confidence))
+        else:
+            depth = max(0, depth - 1)
+    return out
 
 
 def _splice_candidates(text: str, tokens: list[Token], settings: DespinSettings) -> list[Candidate]:
@@ -245,7 +277,7 @@ def _entity_candidates(
     out: list[Candidate] = []
     learned: dict[str, str] = {}
     words = [t for t in tokens if t.is_word]
-    doc_firsts = first_names(tokens)
+    doc_firsts = first_names(tokens, settings.surname_max_zipf)
     for a, b, c in zip(words, words[1:], [*words[2:], None], strict=False):
         adjacent = b.start - a.end == 1
         # "Man Krasinski": an ordinary capitalised word before a surname known with one first name
@@ -368,7 +400,7 @@ def _learned_candidates(
                 Candidate(
                     t.start,
                     t.end,
-                    _case_like(sub.replacement, t.text, _sentence_initial(text, t.start)),
+                    _fit_case(sub.replacement, text, t.start, settings),
                     "learned",
                     f"align:{sub.ref_id}",
                     f"'{t.lower} {nxt}' was '{sub.replacement} {nxt}' in a passage aligned with {sub.ref_id}",
@@ -473,7 +505,7 @@ def _repair_one(
             Candidate(
                 a.start,
                 a.end,
-                a.replacement,
+                _fit_case(a.replacement, text, a.start, settings),
                 "align",
                 f"align:{a.ref_id}",
                 f"same passage in {a.ref_id} (similarity {a.ratio}) reads {a.replacement!r} at {a.ref_start}-{a.ref_end}",
