@@ -87,6 +87,11 @@ class _Lexicon:
     holiday_terms: tuple[str, ...]
     future_cues: tuple[str, ...]
     article_sensitive_units: tuple[str, ...]  # units that read as ordinals/fractions after "a"
+    ordinals: dict[str, int]
+    decades: dict[str, int]  # "nineties" -> 9
+    deictic: dict[str, tuple[int, str | None]]  # "yesterday" -> (-1, None), "tonight" -> (0, "NI")
+    month_cues: tuple[str, ...]
+    timezones: tuple[str, ...]
 
 
 @lru_cache(maxsize=1)
@@ -117,6 +122,14 @@ def _lexicon() -> _Lexicon:
         holiday_terms=tuple(r["term"] for r in holidays),
         future_cues=tuple(r["term"] for r in load_rules_tsv("future_cues.tsv", ("term",))),
         article_sensitive_units=tuple(r["unit"] for r in units if r.get("after_article") == "no"),
+        ordinals={r["term"]: int(r["value"]) for r in load_rules_tsv("ordinals.tsv", ("term", "value"))},
+        decades={r["term"]: int(r["tens"]) for r in load_rules_tsv("decades.tsv", ("term", "tens"))},
+        deictic={
+            r["term"]: (int(r["shift_days"]), None if r["part_of_day"] == "-" else r["part_of_day"])
+            for r in load_rules_tsv("deictic.tsv", ("term", "shift_days", "part_of_day"))
+        },
+        month_cues=tuple(r["term"] for r in load_rules_tsv("month_cues.tsv", ("term",))),
+        timezones=tuple(r["term"] for r in load_rules_tsv("timezones.tsv", ("term", "utc_offset"))),
     )
 
 
@@ -392,7 +405,7 @@ def _build_rules(lex: _Lexicon) -> list[_Rule]:  # noqa: C901 - one grammar, rea
     day = r"(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?"
     lb = r"(?<![\w$£€#@/])(?<!\d[.,:-])"  # not inside a word, number, amount, path or handle
     rb = r"(?![\w%$£€])(?![.,:/-]\d)"
-    tz = r"(?-i:GMT|UTC|[ECMP][SD]?T|BST|CET|CEST)"
+    tz = _cs(_alt(lex.timezones))
 
     def unit_of(raw: str) -> tuple[str, str]:
         key = raw.lower().rstrip("'").rstrip("s") if raw.lower() not in lex.units else raw.lower()
@@ -458,7 +471,7 @@ def _build_rules(lex: _Lexicon) -> list[_Rule]:  # noqa: C901 - one grammar, rea
     def month_year(m: re.Match[str], ctx: _Ctx) -> _Hit | None:
         return _month_hit(int(m["y"]), lex.months[m["mo"].rstrip(".").lower()], _mod(lex, m))
 
-    month_cue = re.compile(rf"(?<!\w)(?:{_alt(_MONTH_CUES)})\s+$", _FLAGS)
+    month_cue = re.compile(rf"(?<!\w)(?:{_alt(lex.month_cues)})\s+$", _FLAGS)
 
     def month_alone(m: re.Match[str], ctx: _Ctx) -> _Hit | None:
         name = m["mo"]
@@ -474,10 +487,10 @@ def _build_rules(lex: _Lexicon) -> list[_Rule]:  # noqa: C901 - one grammar, rea
         return _Hit("DATE", f"{y:04d}-{code}", "season", (date(y, start, 1), date(y2, m2, 1)), mod=_mod(lex, m))
 
     def quarter(m: re.Match[str], ctx: _Ctx) -> _Hit | None:
-        ords = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4}
         if not (m["qn"] or m["y"] or m["yr"] or m["fiscal"]):
             return None  # "the second half", "the fourth quarter" alone are usually periods of a game
-        q = int(m["qn"]) if m["qn"] else ords[m["q"].lower()]
+        raw_q = m["qn"] or m["q"]
+        q = int(raw_q[0]) if raw_q[0].isdigit() else lex.ordinals[raw_q.lower()]
         if m["half"] and q > 2:
             return None
         if m["y"]:
@@ -496,25 +509,20 @@ def _build_rules(lex: _Lexicon) -> list[_Rule]:  # noqa: C901 - one grammar, rea
         y2, m2 = _shift_month(y, 3 * q - 2, 3)
         return _Hit("DATE", f"{y:04d}-Q{q}", "quarter", (date(y, 3 * q - 2, 1), date(y2, m2, 1)))
 
-    decade_words = {"twenties": 2, "thirties": 3, "forties": 4, "fifties": 5, "sixties": 6, "seventies": 7, "eighties": 8, "nineties": 9}
 
     def decade(m: re.Match[str], ctx: _Ctx) -> _Hit | None:
         if m["dec"]:
             d0 = int(m["dec"])
         else:
             two = m["dec2"] or m["dec3"]
-            tens = int(two) // 10 if two else decade_words[m["decw"].lower()]
+            tens = int(two) // 10 if two else lex.decades[m["decw"].lower()]
             century = 1900 if tens > 1 or ctx.anchor is None else ctx.anchor.year // 100 * 100
             d0 = century + tens * 10
         return _Hit("DATE", f"{d0 // 10:03d}", "decade", (date(d0, 1, 1), date(d0 + 10, 1, 1)), mod=_mod(lex, m))
 
-    ord_words = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
-                 "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "thirteenth": 13, "fourteenth": 14,
-                 "fifteenth": 15, "sixteenth": 16, "seventeenth": 17, "eighteenth": 18, "nineteenth": 19,
-                 "twentieth": 20, "twenty-first": 21}  # fmt: skip
 
     def century(m: re.Match[str], ctx: _Ctx) -> _Hit | None:
-        c = int(m["c"]) if m["c"] else ord_words[m["cw"].lower().replace(" ", "-")]
+        c = int(m["c"]) if m["c"] else lex.ordinals[re.sub(r"[\s-]+", "-", m["cw"].lower())]
         c0 = (c - 1) * 100
         return _Hit("DATE", f"{c - 1:02d}", "century", (date(max(c0, 1), 1, 1), date(c0 + 100, 1, 1)), mod=_mod(lex, m))
 
@@ -586,18 +594,17 @@ def _build_rules(lex: _Lexicon) -> list[_Rule]:  # noqa: C901 - one grammar, rea
         wd = lex.weekdays[m["wd"].lower()]
         return _weekday_hit(_weekday_date(ctx, wd, None), wd, m, _mod(lex, m))
 
-    deictic_shift = {"yesterday": -1, "today": 0, "tomorrow": 1, "tonight": 0}
-    deictic_words = _lower_or_title(list(deictic_shift))
+    deictic_words = _lower_or_title(list(lex.deictic))
 
     def deictic(m: re.Match[str], ctx: _Ctx) -> _Hit | None:
         w = m["w"].lower()
         pod = m["pod"]
-        code = lex.parts_of_day[pod.lower()] if pod else ("NI" if w == "tonight" else None)
-        if w not in deictic_shift:  # "this morning"
-            w = "today"
+        if w not in lex.deictic:  # "this morning"
+            w = next(t for t, (k, _) in lex.deictic.items() if k == 0)
+        code = lex.parts_of_day[pod.lower()] if pod else lex.deictic[w][1]
         if ctx.anchor is None:
             return _Hit("TIME" if code else "DATE", "XXXX-XX-XX" + (f"T{code}" if code else ""), "day", None, False)
-        d = ctx.anchor + timedelta(days=deictic_shift[w])
+        d = ctx.anchor + timedelta(days=lex.deictic[w][0])
         return _Hit("TIME" if code else "DATE", d.isoformat() + (f"T{code}" if code else ""), "day", _day_iv(d))
 
     def clock(m: re.Match[str], ctx: _Ctx) -> _Hit | None:
@@ -617,7 +624,7 @@ def _build_rules(lex: _Lexicon) -> list[_Rule]:  # noqa: C901 - one grammar, rea
         if wd and wd.lower() in lex.weekdays:
             d = _weekday_date(ctx, lex.weekdays[wd.lower()], None)
         elif wd:
-            d = ctx.anchor + timedelta(days=deictic_shift[wd.lower()]) if ctx.anchor else None
+            d = ctx.anchor + timedelta(days=lex.deictic[wd.lower()][0]) if ctx.anchor else None
         elif ctx.prev is not None and ctx.prev.granularity == "day" and ctx.prev.time_start and _AT.fullmatch(
             ctx.text, ctx.prev.end, ctx.start
         ):
@@ -739,12 +746,12 @@ def _build_rules(lex: _Lexicon) -> list[_Rule]:  # noqa: C901 - one grammar, rea
         ),
         _Rule(
             "abs:decade",
-            rf"{lb}{mod_pre}(?:the\s+)?(?:(?P<dec>1[5-9]\d0|20\d0)'?s|(?<=the\s)'?(?P<dec2>[1-9]0)'?s|'(?P<dec3>[1-9]0)s|(?<=the\s)(?P<decw>twenties|thirties|forties|fifties|sixties|seventies|eighties|nineties)){rb}",
+            rf"{lb}{mod_pre}(?:the\s+)?(?:(?P<dec>1[5-9]\d0|20\d0)'?s|(?<=the\s)'?(?P<dec2>[1-9]0)'?s|'(?P<dec3>[1-9]0)s|(?<=the\s)(?P<decw>{_alt(list(lex.decades))})){rb}",
             decade,
         ),
         _Rule(
             "abs:century",
-            rf"{lb}{mod_pre}(?:the\s+)?(?:(?P<c>1\d|2[01]|[1-9])(?:st|nd|rd|th)|(?P<cw>{_alt(list(ord_words))}))[\s-]+century{rb}",
+            rf"{lb}{mod_pre}(?:the\s+)?(?:(?P<c>1\d|2[01]|[1-9])(?:st|nd|rd|th)|(?P<cw>{_alt(list(lex.ordinals))}))[\s-]+century{rb}",
             century,
         ),
         _Rule(
@@ -771,7 +778,7 @@ def _build_rules(lex: _Lexicon) -> list[_Rule]:  # noqa: C901 - one grammar, rea
         _Rule("rel:holiday", rf"{lb}(?P<hol>{_cs(_alt(lex.holiday_terms))})(?:,?\s+(?P<y>{year}))?{rb}", holiday),
         _Rule(
             "rel:clock",
-            rf"{lb}(?:(?P<h>[01]?\d|2[0-4])(?::(?P<mi>[0-5]\d))?\s*(?P<ampm>[ap]\.\s?m\.|[ap]m(?![\w]))|(?P<h2>[01]?\d|2[0-4]):(?P<mi2>[0-5]\d)(?=\s*{tz})|(?P<noon>noon|midnight))(?:\s*{tz})?(?:\s+(?:on\s+)?(?P<wd>{wd_full}|yesterday|today|tomorrow))?{rb}",
+            rf"{lb}(?:(?P<h>[01]?\d|2[0-4])(?::(?P<mi>[0-5]\d))?\s*(?P<ampm>[ap]\.\s?m\.|[ap]m(?![\w]))|(?P<h2>[01]?\d|2[0-4]):(?P<mi2>[0-5]\d)(?=\s*{tz})|(?P<noon>noon|midnight))(?:\s*{tz})?(?:\s+(?:on\s+)?(?P<wd>{wd_full}|{_alt(list(lex.deictic))}))?{rb}",
             lambda m, c: clock(_Swap(m), c),
         ),
         _Rule(
@@ -830,20 +837,14 @@ class _This(_Swap):
         return super().__getitem__(name)
 
 
-# Prepositions that make an ambiguous month name ("May", "March") a date: "in May", "since March".
-_MONTH_CUES = ("in", "since", "until", "till", "by", "during", "from", "through", "before", "after", "of", "to",
-               "between", "and", "or", "early", "late", "mid")  # fmt: skip
 # First words a timex can start with besides lexicon terms and digits; the scan only tries the
 # grammar at positions where one of these (or a lexicon term) begins.
-_GRAMMAR_WORDS = ("the", "fiscal", "recent", "every", "each", "per", "yesterday", "today", "tomorrow", "tonight",
-                  "noon", "midnight", "Q", "twenties", "thirties", "forties", "fifties", "sixties", "seventies",
-                  "eighties", "nineties", "years", "months", "weeks", "days", "hours", "minutes", "decades", "centuries")  # fmt: skip
+_GRAMMAR_WORDS = ("the", "fiscal", "recent", "every", "each", "per", "noon", "midnight", "Q")
 # TimeML quantity modifiers ("about three years") never reach across a determiner, unlike the
 # point modifiers START/MID/END ("early this year"); such a word before "the" is a preposition.
 _QUANTITY_MODS = frozenset({"APPROX", "LESS_THAN", "MORE_THAN", "EQUAL_OR_MORE", "EQUAL_OR_LESS", "EQUAL"})
 _DETERMINER = re.compile(r"[\s-]+((?:the|this|that|these|those)\s)", re.IGNORECASE)
 _ARTICLES = ("the", "a", "an")
-_ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "twentieth")
 _REF_GRANULARITIES = frozenset({"day", "week", "month", "quarter", "season", "year", "minute"})
 # A capitalized word right before a bare year, not at a sentence start: a product/event name.
 _PRODUCT_NAME = re.compile(r"(?<=[a-z0-9,;)] )(?-i:[A-Z][A-Za-z]*[a-z][A-Za-z]*) $")
@@ -873,7 +874,8 @@ def _grammar() -> _Grammar:
         inner = _NAMED.sub("(?:", inner)
         parts.append(f"(?P<r{i}>{inner})")
     terms = [t.lower().split() for t in (*_GRAMMAR_WORDS, *lex.months, *lex.weekdays, *lex.numbers, *lex.modifiers,
-             *lex.relative, *lex.vague, *lex.sets, *lex.holidays, *lex.units, *lex.seasons, *_ORDINALS)]  # fmt: skip
+             *lex.relative, *lex.vague, *lex.sets, *lex.holidays, *lex.units, *lex.seasons, *lex.ordinals,
+             *lex.decades, *lex.deictic, *(u + "s" for u in lex.units), "centuries")]  # fmt: skip
     # articles start a timex only before another timex word ("the past", "a month"): gating them on
     # their next word keeps the grammar from being tried at every "the" and "a" of the text
     first = {t[0].split("-")[0] for t in terms} - set(_ARTICLES)

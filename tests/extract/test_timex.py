@@ -90,3 +90,13 @@ def test_never_crashes_and_spans_are_valid(text: str, anchor: date | None) -> No
         assert t.type in ("DATE", "TIME", "DURATION", "SET")
         if t.time_start is not None:
             assert t.time_end is not None and t.time_start < t.time_end
+
+
+def test_every_lexicon_entry_has_source_and_example() -> None:
+    from flows.extract.timex import TIMEX_RULES_DIR, load_rules_tsv
+
+    files = sorted(p.name for p in TIMEX_RULES_DIR.glob("*.tsv"))
+    assert "months.tsv" in files and "docdate_cues.tsv" in files
+    for name in files:
+        key = "cue_id" if name == "docdate_cues.tsv" else "term"
+        assert load_rules_tsv(name, (key,)), name
