@@ -87,6 +87,7 @@ class ExtractSettings:
     timex_docdate_max_gap_words: int = 3  # words allowed between "Updated"/"Published" and its date (garbled "~ above")
     timex_docdate_head_chars: int = 400  # a full date this close to the top of the text is read as a dateline
     timex_docdate_head_max_words_before: int = 6  # dateline: at most this many words before the date on its line
+    timex_docdate_head_max_words_after: int = 6  # dateline: and at most this many after it, unless a dash follows
     common_word_zipf: float = 4.5  # a sentence-initial capitalised word this frequent (wordfreq) is not a name
     min_name_chars: int = 2  # shorter capitalised runs are not names
     max_title_words: int = 8  # a quoted capitalised phrase up to this long is a title (WORK)

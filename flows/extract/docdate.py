@@ -8,7 +8,7 @@ Adds: a ``records.DocumentDate``:
   "Posted ...") stands before a full explicit date; up to ``timex_docdate_max_gap_words`` words
   may sit between cue and date, so spun copy ("Updated ~ above December 3rd, 2021") still reads;
 - ``basis="text:dateline"`` for a full date at the top of the text with at most a few words
-  before it on its line ("WASHINGTON, March 22, 2013 -");
+  before it on its line and either few after it or a dash ("WASHINGTON, March 22, 2013 -");
 - ``basis="bounded:latest_year_mentioned"``: no publication date, but the article cannot be
   older than the latest explicit year it mentions outside future contexts ("will ... by 2030"):
   ``not_before`` is January 1 of that year;
@@ -29,6 +29,7 @@ from flows.records import DocumentDate, Timex
 from flows.settings import ExtractSettings
 
 _WORD = re.compile(r"\S+")
+_DASH = re.compile(r"\s*(?:\(\w+\)\s*)?(?:-|--|–|—|:)")
 
 
 @lru_cache(maxsize=1)
@@ -75,7 +76,12 @@ def infer_document_date(
         if t.start > s.timex_docdate_head_chars:
             break
         line_start = text.rfind("\n", 0, t.start) + 1
-        if len(_WORD.findall(text[line_start : t.start])) <= s.timex_docdate_head_max_words_before:
+        line_end = text.find("\n", t.end)
+        after = text[t.end : line_end if line_end >= 0 else len(text)]
+        # a dateline stands on a short line of its own or ends in a dash ("WASHINGTON, March 22, 2013 - ...");
+        # a date inside a sentence near the top ("He died on March 3, 2009 in ...") is not one
+        short_line = len(_WORD.findall(after)) <= s.timex_docdate_head_max_words_after or _DASH.match(after)
+        if len(_WORD.findall(text[line_start : t.start])) <= s.timex_docdate_head_max_words_before and short_line:
             return DocumentDate(published_at=t.time_start, basis="text:dateline")
 
     # the last year an explicit date reaches ("2005-13" reaches 2013); decades and centuries bound nothing useful

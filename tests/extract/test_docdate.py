@@ -64,3 +64,9 @@ def test_uses_given_timexes_and_only_explicit_ones() -> None:
     text = "Updated on Friday. The show started last year."
     tx = tag_timexes(text, date(2013, 3, 22))  # relative ones resolve but are not evidence of a date
     assert infer_document_date(text, None, tx).basis == "unknown"
+
+
+def test_sentence_near_top_is_not_a_dateline() -> None:
+    text = "Page obituary\nBettie Page died on December 11, 2008 in Los Angeles after a heart attack, her agent said."
+    d = infer_document_date(text, None)
+    assert d.basis == "bounded:latest_year_mentioned" and d.not_before == date(2008, 1, 1)
