@@ -223,7 +223,6 @@ class _Hit:
     iv: tuple[date, date] | None = None
     anchored: bool = True
     mod: str | None = None
-    span: tuple[int, int] | None = None  # extent inside the match when narrower than the match
 
 
 @dataclass(frozen=True)
@@ -396,6 +395,7 @@ def _build_rules(lex: _Lexicon) -> list[_Rule]:  # noqa: C901 - one grammar, rea
     num = rf"(?:\d+(?:\.\d+)?|{_alt(tens)}[-\s]{_alt(ones)}|{_alt(exact)})"
     vague_q = _alt([t for t, v in lex.numbers.items() if v == "X"])
     units = _alt(list(lex.units))
+    unit_forms = _alt([f for u in lex.units for f in (u, u[:-1] + "ies" if re.search(r"[^aeiou]y$", u) else u + "s")])
     seasons = _alt(list(lex.seasons))
     pods = _alt(list(lex.parts_of_day))
     rel = _alt(list(lex.relative))
@@ -756,12 +756,12 @@ def _build_rules(lex: _Lexicon) -> list[_Rule]:  # noqa: C901 - one grammar, rea
         ),
         _Rule(
             "rel:duration",
-            rf"{lb}{mod_pre}(?:(?P<the>the)\s+(?:(?:{rel}|first|final)\s+)?)?(?P<n>{vague_q}|{num})(?:\s+|-)(?:(?:more|additional|straight|consecutive|long|full|whole)\s+)?(?P<unit>{units})(?:s|ies)?(?![-\w])'?(?P<tail>\s+ago|\s+from\s+now|\s+hence)?{rb}",
+            rf"{lb}{mod_pre}(?:(?P<the>the)\s+(?:(?:{rel}|first|final)\s+)?)?(?P<n>{vague_q}|{num})(?:\s+|-)(?:(?:more|additional|straight|consecutive|long|full|whole)\s+)?(?P<unit>{unit_forms})(?![-\w])'?(?P<tail>\s+ago|\s+from\s+now|\s+hence)?{rb}",
             duration,
         ),
         _Rule(
             "rel:duration_conj",
-            rf"{lb}{mod_pre}(?P<n>{num})(?=\s*(?:and|or|to|-|–)\s*(?:{num})(?:\s+|-)(?P<unit>{units})(?:s|ies)?(?![-\w])){rb}",
+            rf"{lb}{mod_pre}(?P<n>{num})(?=\s*(?:and|or|to|-|–)\s*(?:{num})(?:\s+|-)(?P<unit>{unit_forms})(?![-\w])){rb}",
             duration,
         ),
         _Rule(
@@ -927,12 +927,13 @@ def tag_timexes(text: str, anchor: date | None, *, settings: ExtractSettings | N
         m = g.compiled[i].match(text, hit.start())
         if m is None or m.end() != hit.end():  # cannot happen for a well-formed grammar; skip rather than guess
             continue
-        res = rule.handler(m, _Ctx(text, hit.start(), anchor, future, out[-1] if out else None, ref))
+        try:
+            res = rule.handler(m, _Ctx(text, hit.start(), anchor, future, out[-1] if out else None, ref))
+        except (ValueError, OverflowError):  # an anchor at the ends of the calendar shifted out of it
+            res = None
         if res is None:
             continue
-        a, b = (m.start("x"), m.end("x")) if "x" in m.re.groupindex and m.start("x") >= 0 else (hit.start(), hit.end())
-        if res.span:
-            a, b = res.span
+        a, b = hit.start(), hit.end()
         mod = res.mod
         if mod in _QUANTITY_MODS and "mod" in m.re.groupindex and m.start("mod") == a:
             rest = m.end("mod")
