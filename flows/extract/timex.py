@@ -671,8 +671,13 @@ def _build_rules(lex: _Lexicon) -> list[_Rule]:  # noqa: C901 - one grammar, rea
             return _Hit("DATE", "PAST_REF" if m["tail"].strip().lower() == "ago" else "FUTURE_REF", None)
         return _Hit("DURATION", _duration_value("X", unit), None)
 
+    of_after = re.compile(r"\s+of\b", _FLAGS)
+
     def vague(m: re.Match[str], ctx: _Ctx) -> _Hit | None:
-        return _Hit("DATE", lex.vague[re.sub(r"\s+", " ", m["v"].lower())], None)
+        term = re.sub(r"\s+", " ", m["v"].lower())
+        if " the " in f" {term} " and of_after.match(ctx.text, m.end()):
+            return None  # "the future of the franchise", "at the time of the attack": a noun, not a time
+        return _Hit("DATE", lex.vague[term], None)
 
     def holiday(m: re.Match[str], ctx: _Ctx) -> _Hit | None:
         rule = lex.holidays[re.sub(r"\s+", " ", m["hol"].lower())]
