@@ -751,12 +751,12 @@ def _build_rules(lex: _Lexicon) -> list[_Rule]:  # noqa: C901 - one grammar, rea
         ),
         _Rule(
             "abs:decade",
-            rf"{lb}{mod_pre}(?:the\s+)?(?:(?P<dec>1[5-9]\d0|20\d0)'?s|(?<=the\s)'?(?P<dec2>[1-9]0)'?s|'(?P<dec3>[1-9]0)s|(?<=the\s)(?P<decw>{_alt(list(lex.decades))})){rb}",
+            rf"{lb}(?:the\s+(?=(?:{mods})[\s-]))?{mod_pre}(?:the\s+)?(?:(?P<dec>1[5-9]\d0|20\d0)'?s|(?<=the\s)'?(?P<dec2>[1-9]0)'?s|'(?P<dec3>[1-9]0)s|(?<=the\s)(?P<decw>{_alt(list(lex.decades))})){rb}",
             decade,
         ),
         _Rule(
             "abs:century",
-            rf"{lb}{mod_pre}(?:the\s+)?(?:(?P<c>1\d|2[01]|[1-9])(?:st|nd|rd|th)|(?P<cw>{_alt(list(lex.ordinals))}))[\s-]+century{rb}",
+            rf"{lb}(?:the\s+(?=(?:{mods})[\s-]))?{mod_pre}(?:the\s+)?(?:(?P<c>1\d|2[01]|[1-9])(?:st|nd|rd|th)|(?P<cw>{_alt(list(lex.ordinals))}))[\s-]+century{rb}",
             century,
         ),
         _Rule(
