@@ -44,8 +44,8 @@ class DespinSettings:
     case_weight: float = 0.5  # a first name written lower-case
     nonword_min_len: int = 4  # shorter unknown tokens are too often abbreviations
     nonword_max_zipf: float = 0.0  # a word at or below this frequency is a non-word
+    first_name_max_zipf: float = 6.0  # a first name is rarer than this; "The", "In" are not first names
     surname_max_zipf: float = 5.0  # the second word of a first-name pair is rarer than this ("Krasinski")
-    case_max_zipf: float = 5.5  # a lower-cased name more frequent than this is a common word ("will")
     sentence_scale: float = 1.5  # summed signal weight giving a sentence score of 1 - 1/e
     doc_rate_scale: float = 1.5  # signal weight per 100 words giving a document score of 1 - 1/e
     min_words_for_rate: int = 40  # short texts are scored as if this long (one slip is not spin)
@@ -61,14 +61,15 @@ class DespinSettings:
     case_confidence: float = 0.9
     entity_confidence: float = 0.85  # a name part replaced from a clean source's full name
     entity_loose_confidence: float = 0.7  # "First word" -> "First Last" when word is a common word
-    entity_min_common_zipf: float = 3.0  # a replaced name part must be an ordinary word this frequent
+    entity_min_common_zipf: float = 3.0  # a swapped surname must be an ordinary word this frequent
+    entity_swap_min_zipf: float = 5.5  # a swapped first name must be a very common word ("Man"), not a rarer name
     learned_confidence: float = 0.75  # a substitution learned by alignment, reused at another place
     splice_min_zipf: float = 3.0  # an in-word splice repair must yield a word at least this frequent
     align_ngram: int = 3  # shared word n-grams that block candidate passages for alignment
     align_max_ngram_df: int = 3  # an n-gram in more references than this is too common to block on
-    align_window: int = 40  # tokens on each side of a shared n-gram compared by difflib
-    align_min_ratio: float = 0.4  # share of equal tokens around a difference below which it is other wording
-    align_context: int = 8  # tokens each side of a difference that the share above is taken over
+    align_slack: int = 8  # extra reference tokens on each side of where a passage is expected
+    align_min_passage: int = 4  # shorter quotations are too short to tell a copy from a coincidence
+    align_min_ratio: float = 0.45  # share of a passage's words the reference has too, below which it is not a copy
     align_max_span: int = 3  # longest replaced run (tokens) taken from a reference
     align_min_flank: int = 1  # equal tokens needed right next to each side of a replaced run
     align_quotes_only: bool = True  # copied wording is reliable inside quotations only
@@ -119,9 +120,11 @@ class ReconcileSettings:
     same_doc_join_threshold: float = 0.8  # a document's second quote joins a group holding its first only this close
     same_doc_max_shared_words: int = 1  # below the join threshold, a document's quotes in one group share at most this many
     quote_ngram: int = 3  # word n-gram size used to block quotes across speakers
-    common_word_zipf: float = 6.0  # words at least this frequent (wordfreq zipf) are not content words
-    max_block_size: int = 200  # a blocking key shared by more claims than this is too common to compare all pairs
+    common_word_zipf: float = 6.0  # words at least this frequent (wordfreq zipf, >= 4.3) are not content words
+    max_block_size: int = 40  # a blocking key shared by more claims than this is not compared all pairs...
+    block_pivots: int = 8  # ...but each member only against this many of the key's first members
     # comparison
+    max_compared_values: int = 12  # distinct values per aspect compared pair by pair (by support); the rest by range
     venue_match_threshold: float = 0.5  # word overlap coefficient at which two venue names are the same venue
     number_rel_tolerance: float = 0.02  # numbers this close (relative) are compatible, not conflicting
     number_abs_tolerance: float = 0.0

@@ -73,19 +73,23 @@ def _ngram_index(refs: Sequence[Reference], n: int, max_df: int) -> dict[tuple[s
     return {g: hits for g, hits in index.items() if len({r for r, _ in hits}) <= max_df}
 
 
-def _local_ratio(ops: list[tuple[str, int, int, int, int]], k: int, context: int) -> float:
-    """Share of doc tokens within ``context`` tokens either side of ops[k] that the reference has too."""
-    equal = total = 0
-    for step in (-1, 1):
-        budget, m = context, k + step
-        while 0 <= m < len(ops) and budget > 0:
-            tag, i1, i2, _j1, _j2 = ops[m]
-            size = min(max(i2 - i1, 1), budget)
-            total += size
-            equal += size if tag == "equal" else 0
-            budget -= size
-            m += step
-    return equal / total if total else 0.0
+def _passages(tokens: Sequence[Token], words: list[int], quotes_only: bool, min_len: int) -> list[tuple[int, int]]:
+    """Runs of word positions (into ``words``) that form one quotation, or one sentence."""
+    out = []
+    start = 0
+    for w in range(1, len(words) + 1):
+        if w < len(words):
+            a, b = tokens[words[w - 1]], tokens[words[w]]
+            same = a.in_quote == b.in_quote and a.sentence == b.sentence if not quotes_only else a.in_quote == b.in_quote
+            # a quotation ends where any quote mark stands between two words
+            if same and quotes_only and any(not tokens[k].is_word and tokens[k].text in "\"“”" for k in range(words[w - 1], words[w])):
+                same = False
+            if same:
+                continue
+        if w - start >= min_len and (not quotes_only or tokens[words[start]].in_quote):
+            out.append((start, w))
+        start = w
+    return out
 
 
 def align(
@@ -98,34 +102,30 @@ def align(
     low = [tokens[k].lower for k in words]
     n = settings.align_ngram
     index = _ngram_index(refs, n, settings.align_max_ngram_df)
-    # block: (reference, diagonal) pairs that share n-grams, with the doc positions that share them
-    seeds: dict[tuple[int, int], list[int]] = defaultdict(list)
-    for p in range(len(low) - n + 1):
-        for r, q in index.get(tuple(low[p : p + n]), ()):
-            seeds[(r, (q - p) // settings.align_window)].append(p)
     edits: dict[tuple[int, int], AlignedEdit] = {}
     learned: list[LearnedSub] = []
-    w = settings.align_window
-    done: set[tuple[int, int, int]] = set()
-    for (r, _diag), positions in seeds.items():
-        ref = refs[r]
-        rlow = [ref.tokens[k].lower for k in ref.words]
-        for p in positions:
-            key = (r, _diag, p // w)
-            if key in done:
-                continue
-            done.add(key)
-            q = next(q for rr, q in index[tuple(low[p : p + n])] if rr == r)
-            a0, a1 = max(0, p - w), min(len(low), p + n + w)
-            b0, b1 = max(0, q - w), min(len(rlow), q + n + w)
-            sm = SequenceMatcher(None, low[a0:a1], rlow[b0:b1], autojunk=False)
+    slack = settings.align_slack
+    for p0, p1 in _passages(tokens, words, settings.align_quotes_only, settings.align_min_passage):
+        # block: references sharing an n-gram with this passage, at the offset the n-gram implies
+        starts: dict[tuple[int, int], int] = {}
+        for p in range(p0, p1 - n + 1):
+            for r, q in index.get(tuple(low[p : p + n]), ()):
+                starts.setdefault((r, q - (p - p0)), p)
+        for (r, q0), _p in starts.items():
+            ref = refs[r]
+            rlow = [ref.tokens[k].lower for k in ref.words]
+            b0, b1 = max(0, q0 - slack), min(len(rlow), q0 + (p1 - p0) + slack)
+            sm = SequenceMatcher(None, low[p0:p1], rlow[b0:b1], autojunk=False)
+            matched = sum(b.size for b in sm.get_matching_blocks())
+            ratio = matched / (p1 - p0)
+            if ratio < settings.align_min_ratio:
+                continue  # the reference words this passage differently: not a copy
             ops = sm.get_opcodes()
             for k, (tag, i1, i2, j1, j2) in enumerate(ops):
                 if tag != "replace":
                     continue
                 if not (0 < i2 - i1 <= settings.align_max_span and 0 < j2 - j1 <= settings.align_max_span):
                     continue
-                ratio = _local_ratio(ops, k, settings.align_context)
                 before = ops[k - 1] if k > 0 else None
                 after = ops[k + 1] if k + 1 < len(ops) else None
                 flank = settings.align_min_flank
@@ -133,13 +133,9 @@ def align(
                     continue
                 if not (after and after[0] == "equal" and after[2] - after[1] >= flank):
                     continue
-                if ratio < settings.align_min_ratio:
-                    continue
-                di, dj = words[a0 + i1], words[a0 + i2 - 1] + 1
+                di, dj = words[p0 + i1], words[p0 + i2 - 1] + 1
                 rs, re_ = ref.tokens[ref.words[b0 + j1]].start, ref.tokens[ref.words[b0 + j2 - 1]].end
-                if settings.align_quotes_only and not all(tokens[t].in_quote for t in range(di, dj)):
-                    continue
-                garbled_text = " ".join(low[a0 + i1 : a0 + i2])
+                garbled_text = " ".join(low[p0 + i1 : p0 + i2])
                 replacement = ref.text[rs:re_]
                 if SequenceMatcher(None, _squeeze(garbled_text), _squeeze(replacement)).ratio() >= settings.align_variant_ratio:
                     continue  # spelling or spacing variant ("favourite", "onscreen" / "on screen"), not a swap
@@ -147,6 +143,6 @@ def align(
                     edits[(di, dj)] = AlignedEdit(
                         di, dj, tokens[di].start, tokens[dj - 1].end, replacement, ref.ref_id, rs, re_, round(ratio, 3)
                     )
-                if i2 - i1 == 1 and j2 - j1 == 1 and a0 + i2 < len(low):
-                    learned.append(LearnedSub(low[a0 + i1], rlow[b0 + j1], low[a0 + i2], ref.ref_id))
+                if i2 - i1 == 1 and j2 - j1 == 1 and p0 + i2 < len(low):
+                    learned.append(LearnedSub(low[p0 + i1], rlow[b0 + j1], low[p0 + i2], ref.ref_id))
     return sorted(edits.values(), key=lambda e: e.start), learned

@@ -14,6 +14,7 @@ import bisect
 import csv
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -334,25 +335,25 @@ class Signal:
     weight: float
 
 
-def first_names(tokens: list[Token], max_last_zipf: float) -> set[str]:
-    """Capitalised words used as the first part of a two-word name ("John" in "John Krasinski")."""
+def name_pairs(tokens: Sequence[Token], max_first_zipf: float, max_last_zipf: float) -> set[tuple[str, str]]:
+    """Two-word names ("John", "Krasinski"): two adjacent capitalised words, the second rare as a word."""
     out = set()
     for a, b in zip(tokens, tokens[1:], strict=False):
         pair = a.is_word and b.is_word and b.start - a.end == 1 and a.text[:1].isupper() and b.text[:1].isupper()
-        # a surname is rare as an ordinary word; "Watch What" or "The Office" are not first-name pairs
-        if pair and a.text[1:].islower() and b.text[1:2].islower() and zipf(b.lower) < max_last_zipf:
-            out.add(a.text)
+        # a surname is rare as an ordinary word; "Watch What" or "The Office" are not name pairs
+        # and a first name is not a function word ("The Oscars", "In Athens")
+        rare = zipf(b.lower) < max_last_zipf and zipf(a.lower) < max_first_zipf
+        if pair and a.text[1:].islower() and b.text[1:2].islower() and rare:
+            out.add((a.text, b.text))
     return out
 
 
-def name_case_slips(tokens: list[Token], names: set[str], max_zipf: float) -> list[int]:
-    """Indexes of lower-case tokens that are a known first name written lower-case before a capital."""
+def name_case_slips(tokens: Sequence[Token], pairs: set[tuple[str, str]]) -> list[int]:
+    """Indexes of first names written lower-case before their surname ("john Krasinski")."""
     out = []
     for k in range(len(tokens) - 1):
         t, nxt = tokens[k], tokens[k + 1]
-        if not (t.is_word and t.text.islower() and nxt.is_word and nxt.text[:1].isupper()):
-            continue
-        if t.text.capitalize() in names and zipf(t.lower) < max_zipf:
+        if t.is_word and t.text.islower() and nxt.is_word and (t.text.capitalize(), nxt.text) in pairs:
             out.append(k)
     return out
 
@@ -379,7 +380,7 @@ def signals(text: str, settings: DespinSettings) -> tuple[list[Token], list[Sent
             and zipf(t.lower) <= settings.nonword_max_zipf
         ):
             sig.append(Signal(t.start, t.end, "nonword", t.lower, settings.nonword_weight))
-    for k in name_case_slips(tokens, first_names(tokens, settings.surname_max_zipf), settings.case_max_zipf):
+    for k in name_case_slips(tokens, name_pairs(tokens, settings.first_name_max_zipf, settings.surname_max_zipf)):
         sig.append(Signal(tokens[k].start, tokens[k].end, "case", tokens[k].text, settings.case_weight))
     return tokens, sentences, matches, sig
 

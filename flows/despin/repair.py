@@ -30,9 +30,9 @@ from flows.despin.detect import (
     Sentence,
     Token,
     _read_tsv,
-    first_names,
     load_table,
     name_case_slips,
+    name_pairs,
     sentence_scores,
     signals,
     tokenize,
@@ -277,18 +277,22 @@ def _entity_candidates(
     out: list[Candidate] = []
     learned: dict[str, str] = {}
     words = [t for t in tokens if t.is_word]
-    doc_firsts = first_names(tokens, settings.surname_max_zipf)
+    doc_pairs = name_pairs(tokens, settings.first_name_max_zipf, settings.surname_max_zipf)
+    titles = _classes(settings.wordclasses, ("TITLE",))
     for a, b, c in zip(words, words[1:], [*words[2:], None], strict=False):
-        adjacent = b.start - a.end == 1
-        # "Man Krasinski": an ordinary capitalised word before a surname known with one first name
+        adjacent = text[a.end : b.start] == " "
+        # "Man Krasinski": a very common word before a surname that this text and a clean source
+        # both give with one and the same first name
         firsts = names.by_last.get(b.text)
         if adjacent and firsts and len(firsts) == 1 and a.text[:1].isupper():
             (first,) = firsts
             if (
                 a.text != first
+                and (first, b.text) in doc_pairs
                 and a.lower not in function_words
+                and a.lower not in titles
                 and a.text not in names.by_first
-                and zipf(a.lower) >= settings.entity_min_common_zipf
+                and zipf(a.lower) >= settings.entity_swap_min_zipf
             ):
                 out.append(
                     Candidate(
@@ -306,6 +310,8 @@ def _entity_candidates(
         lasts = names.by_first.get(a.text)
         if adjacent and lasts and len(lasts) == 1 and b.text.islower() and b.text.isalpha():
             (last,) = lasts
+            if (a.text, last) not in doc_pairs:
+                continue
             # the next word must end the name phrase: an auxiliary, a modal or punctuation
             verbish = c is None or not c.is_word or c.lower in settings_aux(settings)
             common = settings.entity_min_common_zipf <= zipf(b.lower) < settings.entity_max_word_zipf
@@ -361,9 +367,9 @@ def _entity_candidates(
                     )
                 )
                 break
-    # lower-case names ("john Krasinski"): first names known from this text and the references
-    known = doc_firsts | set(names.by_first)
-    for k in name_case_slips(tokens, known, settings.case_max_zipf):
+    # lower-case names ("john Krasinski"): name pairs known from this text and the references
+    known = doc_pairs | {(f, last) for last, fs in names.by_last.items() for f in fs}
+    for k in name_case_slips(tokens, known):
         t = tokens[k]
         out.append(
             Candidate(

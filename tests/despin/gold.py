@@ -76,7 +76,8 @@ def _render(text: str, lo: int, hi: int, changes: list[tuple[int, int, str]]) ->
         out.append(rep)
         cur = e
     out.append(text[cur:hi])
-    return _WS.sub(" ", "".join(out)).strip()
+    # a typographic apostrophe and a straight one are the same repair
+    return _WS.sub(" ", "".join(out)).strip().replace("’", "'")
 
 
 @dataclass(frozen=True)
