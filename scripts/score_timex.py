@@ -152,7 +152,7 @@ def main() -> int:
         show_errors(docs, system)
     rows = [("timex", score(docs, system), throughput(run_tagger, docs))]
     if args.compare_dateparser:
-        rows.append(("dateparser", score(docs, run_dateparser(docs)), throughput(run_dateparser, docs, repeats=1)))
+        rows.append(("dateparser", score(docs, run_dateparser(docs)), throughput(run_dateparser, docs)))
     print(f"TE3-platinum: {len(docs)} docs, {chars} chars, {rows[0][1]['n_gold']} gold timexes")
     print(f"{'system':<11}{'n_sys':>6}  {'strict P/R/F1':>20}  {'relaxed P/R/F1':>20}  {'val acc':>7} {'val F1':>6}  {'type F1':>7}  {'kchar/s':>8}")
     for name, s, kcps in rows:
