@@ -158,10 +158,17 @@ def _apostrophe_candidates(text: str, settings: DespinSettings) -> list[Candidat
     for k, ch in enumerate(text):
         if ch == "\n":
             depth = 0
-        if ch not in "\"“”" or k in damaged:
+        if ch not in "\"“”‘’'" or k in damaged:
             continue
         before = text[k - 1] if k else " "
         after = text[k + 1] if k + 1 < len(text) else " "
+        if ch == "‘":
+            depth += 1  # a single quote opened inside a quotation
+            continue
+        if ch in "’'":
+            if depth >= 2 and not (before.isalpha() and after.isalpha()):
+                depth -= 1  # closes a single quote (a ’ between letters is an apostrophe)
+            continue
         opener = ch == "“" or (ch == '"' and (before.isspace() or before in "([—") and not after.isspace())
         if ch == '"' and opener and depth >= 1:
             depth += 1
