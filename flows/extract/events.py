@@ -1,0 +1,368 @@
+"""Events and facts: who did what to whom, where and when; firsts, counts, ages, roles, relations.
+
+Needs: a DocContext (text, layout, resolved mentions, timexes, quote spans already set by the
+quote extractor) and the predicate, modality, count-noun and number lexicons under rules/extract.
+Adds: ``kind="event"`` claims (normalized predicate lemma, subject, object, place, time from the
+temporal tagger, modality/polarity from cue words; plural subjects such as "they both" give one
+claim per resolved person) and ``kind="fact"`` claims (``first:<noun>``, ``count:<noun>``,
+``plays``, ``age``, ``dated``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+from flows.extract.context import DocContext, make_claim
+from flows.extract.entities import APOS, Candidate
+from flows.records import Claim
+from flows.rules import load_table
+from flows.settings import ExtractSettings
+
+_BOUNDARY = re.compile(r"[;:]|,\s+(?:while|and|but|whereas|although|though|after|before|when)\b|\s(?:while|whereas|but|when|because|although)\s|\s[\u2014\u2013-]\s")
+_PRONOUN = re.compile(r"\b(he|she|it|they)\b", re.IGNORECASE)
+_PLURAL = re.compile(r"\b(?:they both|both (?:of them|actors|stars|men|women)|both|the pair|the two|the couple|the actors|the duo|they)\s*$", re.IGNORECASE)
+_WORK_NP = re.compile(r"\b(?:the|its|this) (?:\w+ )?(?:show|series|sitcom|version|film|movie|book|play|album)\s*$", re.IGNORECASE)
+_SUBJECT_TYPES = ("PERSON", "ORG", "WORK", "OTHER", "OUTLET", "EVENT")
+
+
+@dataclass(frozen=True)
+class Predicate:
+    predicate: str
+    kind: str
+    slot: str
+    confidence: float
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    master: re.Pattern[str]
+    predicates: tuple[Predicate, ...]
+    hedges: re.Pattern[str]
+    negations: re.Pattern[str]
+    numbers: dict[str, float]
+    count_re: re.Pattern[str]
+    count_nouns: dict[str, tuple[str, str]]
+
+
+@lru_cache(maxsize=1)
+def lexicon() -> Lexicon:
+    """The predicate lexicon as one alternation (group gN = row N) plus modality and count cues."""
+    req = ("source", "example")
+    rows = load_table("extract/predicates.tsv", ("pattern", "predicate", "kind", "slot", "confidence", *req))
+    master = re.compile(
+        r"\b(?:" + "|".join(f"(?P<g{i}>{r['pattern']})" for i, r in enumerate(rows)) + r")\b", re.IGNORECASE
+    )
+    preds = tuple(Predicate(r["predicate"], r["kind"], r["slot"], float(r["confidence"])) for r in rows)
+    mod = load_table("extract/modality_cues.tsv", ("cue", "modality", "scope", *req))
+    hedges = "|".join(r["cue"] for r in mod if r["modality"] == "hedged" and r["scope"] == "sentence")
+    neg = "|".join(r["cue"] for r in mod if r["modality"] == "denied" and r["scope"] == "before")
+    numbers = {r["word"]: float(r["value"]) for r in load_table("extract/number_words.tsv", ("word", "value", *req))}
+    nouns = {r["noun"]: (r["lemma"], r["subject_type"]) for r in load_table("extract/count_nouns.tsv", ("noun", "lemma", "subject_type", *req))}
+    num_alt = "|".join(sorted(numbers, key=len, reverse=True))
+    count_re = re.compile(
+        rf"\b(?P<num>\d{{1,4}}|{num_alt})(?:\s+of\s+(?:its|their|the)|\s+[a-z]+)?\s+(?P<noun>{'|'.join(nouns)})\b", re.IGNORECASE
+    )
+    return Lexicon(
+        master,
+        preds,
+        re.compile(rf"\b(?:{hedges})", re.IGNORECASE),
+        re.compile(rf"(?:\b(?:{neg})\b|n't\b)", re.IGNORECASE),
+        numbers,
+        count_re,
+        nouns,
+    )
+
+
+def _clause(ctx: DocContext, s_start: int, s_end: int, va: int, vb: int) -> tuple[int, int]:
+    text = ctx.text
+    a = s_start
+    for m in _BOUNDARY.finditer(text, s_start, va):
+        a = m.end()
+    m = _BOUNDARY.search(text, vb, s_end)
+    return a, (m.start() if m else s_end)
+
+
+def _coordinated(ctx: DocContext, c: Candidate) -> list[Candidate]:
+    """'X and Y' (or 'X & Y'): the persons coordinated with mention c, c last."""
+    before = ctx.mentions_in(max(0, c.start - 60), c.start)
+    if before and re.fullmatch(r"\s+(?:and(?: also)?|&)\s+", ctx.text[before[-1].end : c.start]):
+        x = before[-1]
+        if ctx.entity(x).type == ctx.entity(c).type == "PERSON" and x.entity_id != c.entity_id:
+            return [x, c]
+    return [c]
+
+
+def _last_work(ctx: DocContext, a: int, pos: int) -> Candidate | None:
+    works = [m for m in ctx.mentions_in(a, pos) if ctx.entity(m).type == "WORK"]
+    return works[-1] if works else None
+
+
+class _Plural:
+    """Who 'they both' refers to: the subjects of the previous sentence's claims, or a named pair."""
+
+    def __init__(self) -> None:
+        self.prev_subjects: list[Candidate] = []
+        self.cur_subjects: list[Candidate] = []
+        self.cur_sentence = -1
+
+    def sentence(self, si: int) -> None:
+        if si != self.cur_sentence:
+            if self.cur_subjects:
+                self.prev_subjects = self.cur_subjects
+            self.cur_subjects = []
+            self.cur_sentence = si
+
+    def add(self, c: Candidate) -> None:
+        if all(x.entity_id != c.entity_id for x in self.cur_subjects):
+            self.cur_subjects.append(c)
+
+    def resolve(self, ctx: DocContext, pos: int, settings: ExtractSettings) -> list[Candidate]:
+        persons = [c for c in self.prev_subjects if ctx.entity(c).type == "PERSON"]
+        if len(persons) >= 2:
+            return persons[:2]
+        recent = ctx.recent_persons(pos, settings.plural_lookback_sentences)
+        for c in reversed(recent):
+            pair = _coordinated(ctx, c)
+            if len(pair) == 2:
+                return pair
+        return []
+
+
+def _subjects(ctx: DocContext, ca: int, va: int, plural: _Plural, settings: ExtractSettings) -> tuple[list[Candidate], str]:
+    """Subjects of a predicate at ``va`` in a clause starting at ``ca``, and how they were found."""
+    text = ctx.text
+    head = text[ca:va]
+    mentions = [m for m in ctx.mentions_in(ca, va) if ctx.entity(m).type in _SUBJECT_TYPES]
+    pm = _PLURAL.search(head)
+    last_m = mentions[-1] if mentions else None
+    pron = list(_PRONOUN.finditer(head))
+    wn = _WORK_NP.search(head)
+    cands: list[tuple[int, str, object]] = []
+    if last_m is not None:
+        cands.append((last_m.end, "mention", last_m))
+    if pm:
+        cands.append((ca + pm.end(), "plural", pm))
+    if pron and pron[-1].group(1).lower() != "they":
+        cands.append((ca + pron[-1].end(), "pronoun", pron[-1]))
+    if wn:
+        cands.append((ca + wn.end(), "work_np", wn))
+    if not cands:
+        return [], ""
+    end, how, obj = max(cands, key=lambda c: c[0])
+    if text[end:va].strip(" ,") and not re.fullmatch(r"[\s,]*(?:(?:has|have|had|was|were|is|are|also|then|later|both|just|finally|never|ever|not|n't|first|reportedly|allegedly|\w+ly)\s*)*", text[end:va]):
+        return [], ""
+    if how == "mention":
+        assert isinstance(obj, Candidate)
+        if text[obj.end : obj.end + 2] in ("'s", "\u2019s", '"s'):
+            return [], ""  # a possessive ("X's book released") is not the subject
+        return _coordinated(ctx, obj), "mention"
+    if how == "plural":
+        return plural.resolve(ctx, va, settings), "plural"
+    if how == "work_np":
+        w = _last_work(ctx, 0, va)
+        return ([w] if w else []), "work_np"
+    assert isinstance(obj, re.Match)
+    p = obj.group(1).lower()
+    if p == "it":
+        w = _last_work(ctx, 0, va)
+        return ([w] if w else []), "pronoun"
+    r = ctx.resolve_pronoun(p, ca + obj.start())
+    return ([r] if r else []), "pronoun"
+
+
+def _after_mention(ctx: DocContext, vb: int, ce: int, gap: int, types: Iterable[str]) -> Candidate | None:
+    for m in ctx.mentions_in(vb, min(ce, vb + gap + 80)):
+        if m.start - vb > gap:
+            return None
+        between = ctx.text[vb : m.start]
+        if re.search(r"[.;!?]", between):
+            return None
+        if ctx.entity(m).type in types:
+            return m
+    return None
+
+
+def _modality(lex: Lexicon, sentence: str, before: str) -> tuple[str, bool]:
+    if lex.negations.search(before):
+        return "denied", False
+    if lex.hedges.search(sentence):
+        return "hedged", True
+    return "asserted", True
+
+
+def extract_events(ctx: DocContext, settings: ExtractSettings) -> list[Claim]:
+    """Event claims and 'dated' facts from the predicate lexicon, one per resolved subject."""
+    lex = lexicon()
+    text = ctx.text
+    out: list[Claim] = []
+    plural = _Plural()
+    seen: set[tuple[str, str, int]] = set()
+    for si, s in enumerate(ctx.layout.sentences):
+        plural.sentence(si)
+        if text[s.start : s.end].rstrip("\"\u201d' ").endswith("?"):
+            continue
+        for m in lex.master.finditer(text, s.start, s.end):
+            if ctx.in_quote(m.start()):
+                continue
+            pred = lex.predicates[int(m.lastgroup[1:])] if m.lastgroup else None
+            if pred is None:
+                continue
+            va, vb = m.span()
+            ca, ce = _clause(ctx, s.start, s.end, va, vb)
+            subjects, how = _subjects(ctx, ca, va, plural, settings)
+            if not subjects:
+                continue
+            obj = place = None
+            if pred.slot == "object":
+                obj = _after_mention(ctx, vb, ce, settings.clause_gap_chars, _SUBJECT_TYPES + ("PLACE",))
+            if pred.slot == "place" or pred.slot == "object":
+                pm = re.compile(r"\s+(?:in|at)\s+").match(text, vb) if pred.slot == "object" else None
+                if pred.slot == "place" or pm:
+                    place = _after_mention(ctx, vb, ce, settings.clause_gap_chars, ("PLACE", "OTHER", "ORG"))
+                    if pred.slot == "object" and place is not None and obj is not None and obj.start == place.start:
+                        obj = None if ctx.entity(place).type == "PLACE" else obj
+                        place = place if obj is None else None
+            if place is None:
+                pm2 = re.compile(r".{0,40}?\bin\s+").match(text, vb, ce)
+                if pm2:
+                    c = ctx.mention_at(pm2.end())
+                    place = c if c is not None and ctx.entity(c).type == "PLACE" else None
+            time = ctx.time_near(ca, ce, va) or ctx.time_near(s.start, s.end, va)
+            modality, polarity = _modality(lex, text[s.start : s.end], text[ca:va] + " " + text[va:vb])
+            if pred.predicate == "dated" and len(subjects) == 2:
+                pairs = [(subjects[0], subjects[1])]
+            else:
+                pairs = [(sub, obj) for sub in subjects]
+            for sub, o in pairs:
+                if o is not None and o.entity_id == sub.entity_id:
+                    o = None
+                key = (pred.predicate, sub.entity_id, si)
+                if key in seen:
+                    continue
+                seen.add(key)
+                plural.add(sub)
+                a = va if how == "plural" else min(sub.start, va)
+                b = max(vb, o.end if o else vb, place.end if place else vb)
+                out.append(
+                    make_claim(
+                        ctx,
+                        pred.kind,
+                        pred.predicate,
+                        a,
+                        b,
+                        f"events.lexicon:{how}",
+                        pred.confidence * (settings.plural_confidence_factor if how in ("plural", "pronoun") else 1.0),
+                        subject=sub,
+                        obj=o,
+                        time=time,
+                        place=ctx.entity(place).name if place else None,
+                        modality=modality,
+                        polarity=polarity,
+                    )
+                )
+    return out
+
+
+def find_roles(text: str, cands: list[Candidate], persons: set[str]) -> list[tuple[Candidate, Candidate, int, int]]:
+    """(actor, character, start, end): "Character (Actor)" and "Actor as Character" with a full-name actor."""
+    by_start = {c.start: c for c in cands}
+    out = []
+    for i, c in enumerate(cands):
+        nxt = cands[i + 1] if i + 1 < len(cands) else None
+        if nxt is None:
+            continue
+        between = text[c.end : nxt.start]
+        if re.fullmatch(r"(?:[" + APOS + r"]s)?\s*\(", between) and text[nxt.end : nxt.end + 1] == ")":
+            actor, ch = nxt, c
+        elif between == " as " and len(c.text.split()) >= 2:
+            actor, ch = c, nxt
+        else:
+            continue
+        if len(actor.text.split()) >= 2 and actor.text.split()[-1] != ch.text.split()[-1] and actor.text not in persons - {actor.text}:
+            out.append((actor, ch, min(c.start, nxt.start), max(c.end, nxt.end) + (1 if text[nxt.end : nxt.end + 1] == ")" else 0)))
+    del by_start
+    return out
+
+
+def extract_facts(ctx: DocContext, roles: list[tuple[Candidate, Candidate, int, int]], settings: ExtractSettings) -> list[Claim]:
+    """first:<noun>, count:<noun>, age and plays facts of one document."""
+    lex = lexicon()
+    text = ctx.text
+    out: list[Claim] = []
+    for actor, ch, a, b in roles:
+        out.append(make_claim(ctx, "fact", "plays", a, b, "facts.plays", settings.fact_confidence, subject=actor, obj=ch))
+    for s in ctx.layout.sentences:
+        if text[s.start : s.end].rstrip("\"\u201d' ").endswith("?"):
+            continue
+        out += _firsts(ctx, s.start, s.end, settings)
+        for m in lex.count_re.finditer(text, s.start, s.end):
+            if ctx.in_quote(m.start()):
+                continue
+            lemma, stype = lex.count_nouns[m.group("noun").lower()]
+            num = m.group("num").lower()
+            value = float(num) if num.isdigit() else lex.numbers[num]
+            subj = [c for c in ctx.mentions_in(s.start, s.end) if ctx.entity(c).type == stype and not ctx.in_quote(c.start)]
+            if not subj:
+                continue
+            sub = min(subj, key=lambda c: abs(c.start - m.start()))
+            out.append(
+                make_claim(ctx, "fact", f"count:{lemma}", m.start(), m.end(), "facts.count", settings.fact_confidence, subject=sub, number=value)
+            )
+        for c in ctx.mentions_in(s.start, s.end):
+            m = re.compile(r",\s(\d{1,3}),").match(text, c.end)
+            if m and ctx.entity(c).type == "PERSON" and not ctx.in_quote(c.start):
+                out.append(
+                    make_claim(ctx, "fact", "age", c.start, m.end(2), "facts.age", settings.fact_confidence, subject=c, number=float(m.group(1)))
+                )
+    return out
+
+
+_FIRST = re.compile(r"[" + APOS + r"]s\s+(?:very\s+)?first\s+(?:actual\s+|real\s+|official\s+|on-screen\s+)?(?P<noun>[a-z]+)\s+(?:was|is|came|happened|took place)\s+(?:at|in|on|during)\s+")
+_FIRST_REV = re.compile(r"\s+(?:was|is)\s+(?:(?P<pron>their|his|her)|(?P<poss>\S.{0,60}?)[" + APOS + r"]s)\s+(?:very\s+)?first\s+(?P<noun>[a-z]+)\b")
+
+
+def _firsts(ctx: DocContext, a: int, b: int, settings: ExtractSettings) -> list[Claim]:
+    """"X's first kiss was at Y" and "Y was X's first kiss": predicate first:<noun>, object Y."""
+    text = ctx.text
+    out = []
+    for m in _FIRST.finditer(text, a, b):
+        if ctx.in_quote(m.start()):
+            continue
+        owner = [c for c in ctx.mentions_in(a, m.start() + 1) if c.end == m.start()]
+        subs = _coordinated(ctx, owner[-1]) if owner else []
+        obj = _obj_after(ctx, m.end(), b)
+        if obj is None:
+            continue
+        out += _first_claims(ctx, subs, m.group("noun"), obj, min([c.start for c in subs] + [m.start()]), obj.end, settings)
+    for m in _FIRST_REV.finditer(text, a, b):
+        obj = [c for c in ctx.mentions_in(a, m.start() + 2) if c.end in (m.start(), m.start() - 1)]
+        if not obj:
+            continue
+        subs = []
+        if m.group("poss"):
+            owner = [c for c in ctx.mentions_in(m.start("poss"), m.end("poss") + 1)]
+            subs = _coordinated(ctx, owner[-1]) if owner else []
+        out += _first_claims(ctx, subs, m.group("noun"), obj[-1], obj[-1].start, m.end(), settings)
+    return out
+
+
+def _obj_after(ctx: DocContext, pos: int, b: int) -> Candidate | None:
+    while pos < b and ctx.text[pos] in "\"\u201c'\u2018":
+        pos += 1
+    c = ctx.mention_at(pos)
+    if c is not None:
+        return c
+    m = re.compile(r"the\s+(?:show|series|film)[" + APOS + r"]s\s+(?:\w+\s+)?").match(ctx.text, pos)
+    return ctx.mention_at(m.end()) if m else None
+
+
+def _first_claims(ctx: DocContext, subs: list[Candidate], noun: str, obj: Candidate, a: int, b: int, settings: ExtractSettings) -> list[Claim]:
+    if not subs:
+        return []
+    names = " & ".join(sorted(ctx.entity(c).name for c in subs))
+    ids = ",".join(sorted(c.entity_id for c in subs))
+    claim = make_claim(ctx, "fact", f"first:{noun}", a, b, "facts.first", settings.fact_confidence, subject=subs[0], obj=obj)
+    return [replace(claim, subject=names, subject_entity_id=ids)]

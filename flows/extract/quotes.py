@@ -1,0 +1,402 @@
+"""Quotes: who said what, where (venue), reported by whom (outlet), and when.
+
+Needs: a DocContext (text, layout, resolved mentions, timexes) and the speech-verb, venue, outlet
+and remark lexicons under rules/extract.
+Adds: ``kind="quote"`` claims: direct quotes (curly or straight marks, also the damaged
+apostrophes of spun copy, multi-paragraph quotes) attributed before, after, by colon or dash, or
+by continuation; indirect speech (modality "reported"); reports of a remark without its words
+(predicate "remarked"), whose time is also given to the speaker's next quote ("+context_time").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+from flows.extract.context import DocContext, make_claim
+from flows.extract.entities import Candidate
+from flows.records import Claim
+from flows.rules import load_table
+from flows.settings import ExtractSettings
+
+_MARKS = re.compile(r"[\"\u201c\u201d]+")
+_OPEN_ONLY = "\u201c"
+_CLOSE_ONLY = "\u201d"
+_SPEAKER = r"(?P<spk>(?:[A-Z][\w.'\u2019\-]*(?:[ \u00a0](?:[A-Z][\w.'\u2019\-]*|of|the)){0,5})|[Hh]e|[Ss]he|[Tt]hey|[Hh]er [a-z]+|[Hh]is [a-z]+|(?:[Tt]he|[Aa]n?) [a-z]+(?: [a-z]+)?)"
+_ADVERBS = r"(?:(?:also|later|then|once|previously|recently|finally|simply|has|had|have|was|once|\w+ly)\s+){0,2}"
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    verbs: dict[str, tuple[str, str, bool]]  # form -> (predicate, modality, takes_object)
+    verb_alt: str
+    venues: tuple[tuple[re.Pattern[str], str], ...]
+    remark_alt: str
+    after_re: re.Pattern[str]
+    after_inv_re: re.Pattern[str]
+    before_re: re.Pattern[str]
+    colon_re: re.Pattern[str]
+    indirect_re: re.Pattern[str]
+    outlet_re: re.Pattern[str]
+    remark_re: re.Pattern[str]
+
+
+@lru_cache(maxsize=1)
+def lexicon() -> Lexicon:
+    """Speech verbs, venue cues and remark nouns compiled into the attribution patterns."""
+    req = ("source", "example")
+    verbs = {
+        r["form"]: (r["predicate"], r["modality"], r["takes_object"] == "yes")
+        for r in load_table("extract/speech_verbs.tsv", ("form", "predicate", "modality", "takes_object", *req))
+    }
+    alt = "|".join(sorted(map(re.escape, verbs), key=len, reverse=True))
+    venues = tuple(
+        (re.compile(rf"\b{r['pattern']}\s+", re.IGNORECASE), r["kind"])
+        for r in load_table("extract/venue_cues.tsv", ("pattern", "kind", *req))
+    )
+    remark = "|".join(re.escape(r["noun"]) for r in load_table("extract/remark_nouns.tsv", ("noun", *req)))
+    return Lexicon(
+        verbs=verbs,
+        verb_alt=alt,
+        venues=venues,
+        remark_alt=remark,
+        after_re=re.compile(rf"^[\s,]*(?:[-\u2013\u2014]\s*)?{_SPEAKER}\s+{_ADVERBS}(?P<verb>{alt})\b"),
+        after_inv_re=re.compile(rf"^[\s,]*(?P<verb>{alt})\s+{_SPEAKER}\b"),
+        before_re=re.compile(rf"{_SPEAKER}\s+{_ADVERBS}(?P<verb>{alt})\b"),
+        colon_re=re.compile(rf"{_SPEAKER}\s*[:\u2014\u2013]\s*$"),
+        indirect_re=re.compile(rf"{_SPEAKER}\s+{_ADVERBS}(?P<verb>{alt})\b(?P<obj>\s+[A-Z][\w'\u2019]*(?:\s[A-Z][\w'\u2019]*)*)?(?P<that>\s+that)?\s+(?P<clause>[^\"\u201c\u201d]+)"),
+        outlet_re=re.compile(r"\b(?:[Aa]ccording to|told|telling|tells|in an interview with|[Ff]ollow to)\s+"),
+        remark_re=re.compile(rf"(?P<spk>[A-Z][\w\-]*(?:\s[A-Z][\w\-]*)*)['\u2019\"]s\s+(?:[a-z]+\s+){{0,2}}?(?P<noun>{remark})\b"),
+    )
+
+
+@dataclass
+class Quote:
+    """A quoted passage: marks at ``open`` and ``close - 1``; content parts (multi-paragraph)."""
+
+    open: int
+    close: int
+    parts: list[tuple[int, int]]
+    para: int
+    speaker: Candidate | None = None
+    verb: str = ""
+    attr: tuple[int, int] | None = None
+    rule: str = ""
+
+
+def _marks(text: str, a: int, b: int) -> list[tuple[int, int, str]]:
+    """Double-quote marks of one paragraph; a straight quote between letters is a spun apostrophe."""
+    out = []
+    for m in _MARKS.finditer(text, a, b):
+        s, e = m.span()
+        if e - s == 1 and text[s] == '"' and s > 0 and e < len(text) and text[s - 1].isalpha() and text[e].isalpha():
+            continue
+        kind = "o" if text[s] == _OPEN_ONLY else "c" if text[e - 1] == _CLOSE_ONLY else "t"
+        out.append((s, e, kind))
+    return out
+
+
+def find_quotes(text: str, ctx: DocContext) -> list[Quote]:
+    """Quoted passages of the text, paragraph by paragraph; an open quote continues into a paragraph
+    that starts with an opening mark (the multi-paragraph convention), else closes at paragraph end."""
+    quotes: list[Quote] = []
+    pending: Quote | None = None
+    for p, (a, b) in enumerate(ctx.layout.paragraphs):
+        marks = _marks(text, a, b)
+        if pending is not None and not (marks and marks[0][0] == a and marks[0][2] != "c"):
+            quotes.append(pending)
+            pending = None
+        cur: Quote | None = pending
+        if cur is not None:
+            marks = marks[1:]
+            cur_start = a + 1
+        else:
+            cur_start = 0
+        pending = None
+        for s, e, kind in marks:
+            if cur is None:
+                if kind == "c":
+                    continue
+                cur = Quote(s, e, [], p)
+                cur_start = e
+            elif kind == "o" and text[cur_start:s].strip():
+                # a second opening mark: the first was never closed; end it here
+                cur.parts.append((cur_start, s))
+                cur.close = s
+                quotes.append(cur)
+                cur = Quote(s, e, [], p)
+                cur_start = e
+            else:
+                cur.parts.append((cur_start, s))
+                cur.close = e
+                quotes.append(cur)
+                cur = None
+        if cur is not None:
+            cur.parts.append((cur_start, b))
+            cur.close = b
+            pending = cur
+    if pending is not None:
+        quotes.append(pending)
+    return [q for q in quotes if any(text[x:y].strip() for x, y in q.parts)]
+
+
+def _quote_text(text: str, q: Quote) -> str:
+    body = " ".join(text[x:y].strip() for x, y in q.parts)
+    return body.strip().rstrip(",").strip()
+
+
+def _speaker(ctx: DocContext, m: re.Match[str], base: int) -> Candidate | None:
+    """The person a speaker group names: a resolved mention inside it, or the referent of a pronoun."""
+    a, b = m.start("spk") + base, m.end("spk") + base
+    spk = m.group("spk")
+    first = spk.split()[0].lower()
+    if first in ("he", "she", "they"):
+        return ctx.resolve_pronoun(first, a)
+    found = [c for c in ctx.mentions_in(a, b) if ctx.entity(c).type in ("PERSON", "OTHER")]
+    if found:
+        return found[-1]
+    return None
+
+
+def _attribute(text: str, masked: str, ctx: DocContext, quotes: list[Quote], lex: Lexicon) -> None:
+    """Set speaker and verb of each quote from the words after it, before it, or its neighbours."""
+    for i, q in enumerate(quotes):
+        pa, pb = ctx.layout.paragraphs[q.para]
+        last_para = ctx.layout.paragraphs[ctx.layout.sentences[ctx.layout.sentence_at(q.close - 1)].para]
+        nxt = quotes[i + 1].open if i + 1 < len(quotes) and quotes[i + 1].para == q.para else last_para[1]
+        after = masked[q.close : min(nxt, q.close + 200)]
+        for rx, rule in ((lex.after_re, "after"), (lex.after_inv_re, "after_inverted")):
+            m = rx.match(after)
+            if m and m.group("spk").split()[0].lower() not in ("the", "a", "an") or (m and rule == "after"):
+                spk = _speaker(ctx, m, q.close)
+                if spk is not None:
+                    q.speaker, q.verb, q.rule = spk, m.group("verb"), rule
+                    q.attr = (q.close + m.start("spk") if rule == "after" else q.close, q.close + m.end())
+                    break
+        if q.speaker is not None:
+            continue
+        prev = quotes[i - 1].close if i > 0 and quotes[i - 1].para == q.para else pa
+        si = ctx.layout.sentence_at(q.open)
+        s_start = ctx.layout.sentences[si].start if ctx.layout.sentences else pa
+        lo = max(prev, s_start)
+        before = masked[lo : q.open]
+        hits = list(lex.before_re.finditer(before))
+        if hits:
+            m = hits[-1]
+            spk = _speaker(ctx, m, lo)
+            if spk is not None and not re.search(r"[.!?]\s", before[m.end() :]):
+                q.speaker, q.verb, q.rule = spk, m.group("verb"), "before"
+                q.attr = (lo + m.start("spk"), lo + m.end())
+                continue
+        m = lex.colon_re.search(before)
+        if m:
+            spk = _speaker(ctx, m, lo)
+            if spk is not None and ctx.entity(spk).type == "PERSON":
+                q.speaker, q.verb, q.rule = spk, "said", "colon"
+                q.attr = (lo + m.start("spk"), lo + m.end("spk"))
+                continue
+        if not before.strip() and si > 0 and ctx.layout.sentences[si - 1].para == q.para:
+            ps = ctx.layout.sentences[si - 1]
+            seg = masked[max(ps.start, prev) : ps.end]
+            hits = list(lex.before_re.finditer(seg))
+            if hits and '"' not in text[ps.start : ps.end] and "\u201c" not in text[ps.start : ps.end]:
+                m = hits[-1]
+                spk = _speaker(ctx, m, max(ps.start, prev))
+                if spk is not None:
+                    q.speaker, q.verb, q.rule = spk, m.group("verb"), "previous_sentence"
+                    q.attr = (max(ps.start, prev) + m.start("spk"), max(ps.start, prev) + m.end())
+    # continuation: an unattributed quote takes the speaker of an attributed neighbour
+    for i, q in enumerate(quotes):
+        if q.speaker is not None:
+            continue
+        same = [o for o in quotes if o.para == q.para and o.speaker is not None]
+        if same:
+            src = min(same, key=lambda o: abs(o.open - q.open))
+        elif i > 0 and quotes[i - 1].speaker is not None and quotes[i - 1].para == q.para - 1 and _only_quote(text, ctx, q):
+            src = quotes[i - 1]
+        else:
+            continue
+        q.speaker, q.verb, q.rule = src.speaker, src.verb, "continuation"
+
+
+def _only_quote(text: str, ctx: DocContext, q: Quote) -> bool:
+    pa, pb = ctx.layout.paragraphs[q.para]
+    return q.open == pa and not text[q.close : pb].strip(" .,")
+
+
+def _mask(text: str, quotes: list[Quote]) -> str:
+    chars = list(text)
+    for q in quotes:
+        for x, y in q.parts:
+            for k in range(x, y):
+                if chars[k] != "\n":
+                    chars[k] = " "
+    return "".join(chars)
+
+
+def _outlet(masked: str, ctx: DocContext, a: int, b: int, lex: Lexicon) -> Candidate | None:
+    """The outlet that reports what is said in [a, b): "according to X", "told X", "X reported"."""
+    best = None
+    for m in lex.outlet_re.finditer(masked, a, b):
+        c = ctx.mention_at(m.end())
+        if c is None and masked[m.end() : m.end() + 4] == "the ":
+            c = ctx.mention_at(m.end() + 4)
+        if c is not None and ctx.entity(c).type in ("OUTLET", "ORG", "OTHER", "WORK"):
+            best = c
+    return best
+
+
+def _venue(text: str, masked: str, ctx: DocContext, a: int, b: int, lex: Lexicon) -> tuple[str | None, Candidate | None]:
+    """The venue (show, podcast, book) named in [a, b) after a venue cue; a bare "in the book" takes the
+    document's most recent work."""
+    best: tuple[int, str | None, Candidate | None] | None = None
+    for rx, kind in lex.venues:
+        for m in rx.finditer(masked, a, b):
+            pos = m.end()
+            while pos < len(text) and text[pos] in "\"\u201c'\u2018 ,":
+                pos += 1
+            c = ctx.mention_at(pos)
+            if c is not None and ctx.entity(c).type in ("WORK", "OTHER", "OUTLET", "ORG", "EVENT"):
+                cand = (m.start(), ctx.entity(c).name, c)
+            elif kind == "book":
+                works = [w for w in ctx.mentions_in(0, m.start()) if ctx.entity(w).type == "WORK"]
+                cand = (m.start(), ctx.entity(works[-1]).name, works[-1]) if works else None
+            else:
+                cand = None
+            if cand and (best is None or cand[0] > best[0]):
+                best = cand
+    return (best[1], best[2]) if best else (None, None)
+
+
+def extract_quotes(ctx: DocContext, settings: ExtractSettings) -> list[Claim]:
+    """Quote claims of one document (direct, indirect, remarked), with venue, outlet and time."""
+    lex = lexicon()
+    text = ctx.text
+    quotes = find_quotes(text, ctx)
+    ctx.quote_spans = [(q.parts[0][0], q.parts[-1][1]) for q in quotes]
+    masked = _mask(text, quotes)
+    _attribute(text, masked, ctx, quotes, lex)
+    layout = ctx.layout
+    claims: list[Claim] = []
+    for q in quotes:
+        body = _quote_text(text, q)
+        if q.speaker is None or len(re.findall(r"\w+", body)) < settings.min_quote_words:
+            continue
+        a = min(q.open, q.attr[0]) if q.attr else q.open
+        b = max(q.close, q.attr[1]) if q.attr else q.close
+        pa = layout.paragraphs[q.para][0]
+        ctx_end = layout.sentences[layout.sentence_at(b - 1)].end if layout.sentences else b
+        predicate, modality, _obj = lex.verbs.get(q.verb, ("said", "asserted", False))
+        venue, _ = _venue(text, masked, ctx, pa, ctx_end, lex)
+        outlet = _outlet(masked, ctx, pa, ctx_end, lex)
+        s0 = layout.sentences[layout.sentence_at(a)].start if layout.sentences else a
+        verb_pos = q.attr[1] if q.attr else a
+        time = ctx.time_near(s0, ctx_end, verb_pos)
+        conf = settings.quote_continuation_confidence if q.rule == "continuation" else settings.quote_confidence
+        claims.append(
+            make_claim(
+                ctx,
+                "quote",
+                predicate,
+                a,
+                b,
+                f"quotes.direct:{q.rule}",
+                conf,
+                subject=q.speaker,
+                time=time,
+                quote_text=body,
+                venue=venue,
+                outlet=ctx.entity(outlet).name if outlet else None,
+                modality=modality,
+            )
+        )
+    claims += _indirect(text, masked, ctx, lex, settings)
+    remarks = _remarks(masked, ctx, lex, settings)
+    return _context_time(ctx, claims, remarks) + remarks
+
+
+def _indirect(text: str, masked: str, ctx: DocContext, lex: Lexicon, settings: ExtractSettings) -> list[Claim]:
+    """Reported speech: "X said (that) CLAUSE" in a sentence where the verb introduces no direct quote."""
+    out = []
+    for s in ctx.layout.sentences:
+        seg = masked[s.start : s.end]
+        if "\u201c" in text[s.start : s.end] or '"' in seg.replace('"s', ""):
+            continue
+        for m in lex.indirect_re.finditer(seg):
+            verb = m.group("verb")
+            predicate, modality, takes_obj = lex.verbs[verb]
+            if m.group("obj") and not takes_obj:
+                continue
+            clause = m.group("clause").strip().rstrip(".!?,;:").strip()
+            if clause.endswith("?") or len(re.findall(r"\w+", clause)) < settings.min_quote_words:
+                continue
+            spk = _speaker(ctx, m, s.start)
+            if spk is None or ctx.entity(spk).type != "PERSON":
+                continue
+            a = s.start + m.start("spk")
+            b = s.start + m.start("clause") + len(m.group("clause").rstrip().rstrip(".!?,;:"))
+            time = ctx.time_near(s.start, s.end, s.start + m.end("verb"))
+            outlet = _outlet(masked, ctx, ctx.layout.paragraphs[s.para][0], s.end, lex)
+            venue, _ = _venue(text, masked, ctx, s.start, s.end, lex)
+            out.append(
+                make_claim(
+                    ctx,
+                    "quote",
+                    predicate,
+                    a,
+                    b,
+                    "quotes.indirect",
+                    settings.indirect_confidence,
+                    subject=spk,
+                    time=time,
+                    quote_text=clause,
+                    venue=venue,
+                    outlet=ctx.entity(outlet).name if outlet else None,
+                    modality="denied" if modality == "denied" else "reported",
+                )
+            )
+            break
+    return out
+
+
+def _remarks(masked: str, ctx: DocContext, lex: Lexicon, settings: ExtractSettings) -> list[Claim]:
+    """"X's comments ... made headlines" with a time in the sentence: a remark reported without its words."""
+    out = []
+    for s in ctx.layout.sentences:
+        for m in lex.remark_re.finditer(masked, s.start, s.end):
+            found = [c for c in ctx.mentions_in(m.start("spk"), m.end("spk")) if ctx.entity(c).type == "PERSON"]
+            if not found:
+                continue
+            time = ctx.time_near(s.start, s.end, m.start())
+            if time is None:
+                continue
+            a, b = min(m.start(), time.start), m.end()
+            out.append(
+                make_claim(ctx, "quote", "remarked", a, b, "quotes.remarked", settings.remark_confidence, subject=found[-1], time=time)
+            )
+            break
+    return out
+
+
+def _context_time(ctx: DocContext, claims: list[Claim], remarks: list[Claim]) -> list[Claim]:
+    """Give a remark's time to the same speaker's next untimed quote in the same or next paragraph."""
+    out = list(claims)
+    for r in remarks:
+        rp = ctx.layout.sentences[ctx.layout.sentence_at(r.start)].para
+        for k, c in enumerate(out):
+            cp = ctx.layout.sentences[ctx.layout.sentence_at(c.start)].para
+            if c.start > r.end and c.subject_entity_id == r.subject_entity_id and cp <= rp + 1:
+                if c.time_value is None:
+                    out[k] = replace(
+                        c,
+                        time_text=r.time_text,
+                        time_value=r.time_value,
+                        time_start=r.time_start,
+                        time_end=r.time_end,
+                        granularity=r.granularity,
+                        time_anchored=r.time_anchored,
+                        extractor=c.extractor + "+context_time",
+                    )
+                break
+    return out
