@@ -169,10 +169,15 @@ def _time_consistent(p: TimeSpan, cand: TimeSpan) -> bool:
     return bool(_month_inside(p, cand))
 
 
+def _top_values(groups: dict[object, list[_Position]], limit: int) -> list[object]:
+    """The values with most trust-weighted support: pairwise reasons are given for these only."""
+    return sorted(groups, key=lambda k: (-sum(p.weight for p in groups[k]), str(k)))[:limit]
+
+
 def _compare_time(positions: list[_Position], settings: ReconcileSettings) -> _Outcome:
     groups = _by_value(positions)
     spans = {k: ps[0].claim_span for k, ps in groups.items()}  # type: ignore[attr-defined]
-    keys = sorted(spans, key=str)
+    keys = _top_values(groups, settings.max_compared_values)
     worst = ("agree", "none")
     reasons = []
     for i, ka in enumerate(keys):
@@ -180,14 +185,19 @@ def _compare_time(positions: list[_Position], settings: ReconcileSettings) -> _O
             v, sev, why = _time_pair(spans[ka], spans[kb])
             worst = _worse(worst, (v, sev))
             reasons.append((_RANK[v], why))
+    anchored = [s for s in spans.values() if s.anchored and s.start and s.end]
+    if anchored and max(s.start for s in anchored) >= min(s.end for s in anchored) and worst[0] != "conflict":
+        # rarer values outside the top ones still contradict each other
+        worst = ("conflict", "high")
+        reasons.append((2, f"{len(anchored)} stated dates do not all overlap"))
     if len(keys) == 1:
         reasons.append((0, f"every source says {describe_time(spans[keys[0]])}"))
     # candidates: every anchored value, plus anchored readings of unanchored values
     cands: dict[object, tuple[TimeSpan, bool]] = {}
-    for s in spans.values():
+    for s in (spans[k] for k in keys):
         if s.anchored:
             cands[_time_key(s)] = (s, False)
-    for u in spans.values():
+    for u in (spans[k] for k in keys):
         if not u.anchored:
             for x in list(cands.values()):
                 for r in _month_inside(u, x[0]):
@@ -238,9 +248,9 @@ def _place_relation(a: str, b: str, lex: Lexicon) -> tuple[str, str, str]:
             f"{da} and {db} differ and no containment is known (add a row to place_containment.tsv if one lies in the other)")
 
 
-def _compare_places(positions: list[_Position], lex: Lexicon) -> _Outcome:
+def _compare_places(positions: list[_Position], lex: Lexicon, settings: ReconcileSettings) -> _Outcome:
     groups = _by_value(positions)
-    keys = sorted(groups, key=str)
+    keys = _top_values(groups, settings.max_compared_values)
     worst = ("agree", "none")
     reasons = []
     for i, a in enumerate(keys):
@@ -284,7 +294,7 @@ def _compare_categorical(positions: list[_Position], what: str, severity: str) -
 
 def _compare_numbers(positions: list[_Position], settings: ReconcileSettings) -> _Outcome:
     groups = _by_value(positions)
-    values = sorted(float(k) for k in groups)  # type: ignore[arg-type]
+    values = sorted(float(k) for k in _top_values(groups, settings.max_compared_values))  # type: ignore[arg-type]
 
     def close(a: float, b: float) -> bool:
         tol = max(settings.number_abs_tolerance, settings.number_rel_tolerance * max(abs(a), abs(b)))
@@ -302,7 +312,12 @@ def _compare_numbers(positions: list[_Position], settings: ReconcileSettings) ->
                 sev = "high" if rel > settings.number_high_rel_diff else "medium"
                 worst = _worse(worst, ("conflict", sev))
                 reasons.append((2, f"{_fmt(a)} and {_fmt(b)} differ by {rel:.0%}"))
-    if len(values) == 1:
+    lo, hi = min(float(k) for k in groups), max(float(k) for k in groups)  # type: ignore[arg-type]
+    if worst[0] != "conflict" and not close(lo, hi):
+        # rarer values outside the top ones still contradict each other
+        worst = ("conflict", "medium")
+        reasons.append((2, f"the stated values range from {_fmt(lo)} to {_fmt(hi)}"))
+    if len(values) == 1 and len(groups) == 1:
         reasons.append((0, f"every source says {_fmt(values[0])}"))
     total = sum(p.weight for p in positions) or 1.0
     best = max(values, key=lambda v: (sum(p.weight for k, ps in groups.items() if close(v, float(k))  # type: ignore[arg-type]
@@ -474,7 +489,7 @@ def _group_verdicts(g: ClaimGroup, lex: Lexicon, w: Callable[[Claim], float], se
                 out.append(_verdict(g, "number", "number", pos, _compare_numbers(pos, settings)))
         pos = [_Position(c, place_key(c.place, lex), c.place or "", w(c)) for c in claims if c.place]
         if _comparable(pos):
-            out.append(_verdict(g, "place", "place", pos, _compare_places(pos, lex)))
+            out.append(_verdict(g, "place", "place", pos, _compare_places(pos, lex, settings)))
     pos = _positions_time(g, w)
     if _comparable(pos):
         out.append(_verdict(g, "time", "time", pos, _compare_time(pos, settings)))

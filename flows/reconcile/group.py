@@ -17,6 +17,9 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+import pandas as pd
+
 from flows.reconcile.normalize import (
     Lexicon,
     content_words,
@@ -29,7 +32,7 @@ from flows.reconcile.normalize import (
 from flows.records import Claim, ClaimGroup
 from flows.settings import ReconcileSettings
 
-RULE_SPEAKER = "block:speaker>match:content-overlap"
+RULE_SPEAKER = "block:speaker+word>match:content-overlap"
 RULE_NGRAM = "block:rare-ngram>match:content-overlap"
 RULE_REMARK_VENUE = "remark:same-venue"
 RULE_REMARK_TIME = "remark:same-time"
@@ -114,36 +117,60 @@ def _complementary(a: dict[str, list[int]], b: dict[str, list[int]], quotes: lis
     return True
 
 
-def _candidate_pairs(blocks: Iterable[list[int]], limit: int) -> set[tuple[int, int]]:
-    pairs: set[tuple[int, int]] = set()
-    for members in blocks:
-        if 2 <= len(members) <= limit:
-            for x in range(len(members)):
-                mx = members[x]
-                for y in range(x + 1, len(members)):
-                    pairs.add((mx, members[y]))
-    return pairs
+def _pair_counts(blocks: Iterable[list[int]], limit: int, pivots: int, min_count: int = 1,
+                 ) -> dict[tuple[int, int], int]:
+    """How many blocking keys each candidate pair shares (a self-join of the postings, as Splink does in SQL).
+
+    A block up to ``limit`` members yields all its pairs; a larger block (a much-quoted statement)
+    links every member to its first ``pivots`` members only, so cost stays linear while the
+    members still connect through the pivots.
+    """
+    keys: list[int] = []
+    members: list[int] = []
+    for k, block in enumerate(blocks):
+        if len(block) >= 2:
+            keys.extend([k] * len(block))
+            members.extend(block)
+    if not keys:
+        return {}
+    post = pd.DataFrame({"k": np.asarray(keys, dtype=np.int64), "m": np.asarray(members, dtype=np.int64)})
+    grouped = post.groupby("k", sort=False)
+    post["rank"] = grouped.cumcount()
+    size = grouped["m"].transform("size")
+    heads = post[post["rank"] < np.where(size <= limit, size, pivots)]
+    pairs = heads.merge(post, on="k", suffixes=("_a", "_b"))
+    pairs = pairs[pairs["rank_b"] > pairs["rank_a"]]
+    a = np.minimum(pairs["m_a"].to_numpy(), pairs["m_b"].to_numpy())
+    b = np.maximum(pairs["m_a"].to_numpy(), pairs["m_b"].to_numpy())
+    counted = pd.DataFrame({"a": a, "b": b}).value_counts(sort=False)
+    counted = counted[counted >= min_count]
+    return dict(zip(counted.index.tolist(), counted.to_numpy().tolist(), strict=True))
 
 
 def _cluster_quotes(quotes: list[_Quote], settings: ReconcileSettings) -> list[tuple[list[int], set[str]]]:
-    by_speaker: dict[str, list[int]] = defaultdict(list)
+    # blocking: (speaker, content word) and rare word n-grams across speakers; a pair must share a key
+    by_speaker_word: dict[tuple[str, str], list[int]] = defaultdict(list)
     by_gram: dict[str, list[int]] = defaultdict(list)
     for i, q in enumerate(quotes):
         if q.speaker:
-            by_speaker[q.speaker].append(i)
+            for w in q.content:
+                by_speaker_word[(q.speaker, w)].append(i)
         for g in q.ngrams:
             by_gram[g].append(i)
+    # a same-speaker match needs at least this many shared content words, so fewer shared keys is no candidate
+    min_shared = min(settings.quote_min_shared_words, settings.quote_min_content_words)
+    speaker_pairs = _pair_counts(by_speaker_word.values(), settings.max_block_size, settings.block_pivots, min_shared)
+    gram_pairs = _pair_counts(by_gram.values(), settings.max_block_size, settings.block_pivots)
     uf = _UnionFind(len(quotes))
     by_doc: list[dict[str, list[int]]] = [{q.claim.doc_id: [i]} for i, q in enumerate(quotes)]
     edge_rules: dict[int, set[str]] = defaultdict(set)
-    speaker_pairs = _candidate_pairs(by_speaker.values(), settings.max_block_size)
-    gram_pairs = _candidate_pairs(by_gram.values(), settings.max_block_size) - speaker_pairs
     scored = []
-    for pairs, rule in ((speaker_pairs, RULE_SPEAKER), (gram_pairs, RULE_NGRAM)):
-        for i, j in pairs:
-            score = _quote_score(quotes[i], quotes[j], settings)
-            if score > 0.0:
-                scored.append((-score, i, j, rule))
+    for i, j in speaker_pairs:
+        if (score := _quote_score(quotes[i], quotes[j], settings)) > 0.0:
+            scored.append((-score, i, j, RULE_SPEAKER))
+    for i, j in gram_pairs:
+        if (i, j) not in speaker_pairs and (score := _quote_score(quotes[i], quotes[j], settings)) > 0.0:
+            scored.append((-score, i, j, RULE_NGRAM))
     # strongest matches first, so a weak link cannot pull a document's other quote into the group
     for neg, i, j, rule in sorted(scored):
         a, b = uf.find(i), uf.find(j)

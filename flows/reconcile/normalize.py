@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
-from wordfreq import zipf_frequency
+from wordfreq import top_n_list, zipf_frequency
 
 from flows.errors import RuleError
 from flows.settings import RULES_DIR, ReconcileSettings
@@ -91,6 +91,7 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.translate(_APOSTROPHES).lower())
 
 
+@lru_cache(maxsize=100_000)
 def name_key(name: str | None) -> str:
     """A comparable key for an entity or value name: lower case, no leading article, no punctuation."""
     if not name:
@@ -166,16 +167,20 @@ def aligned_quote_words(raw: list[str], lex: Lexicon) -> tuple[tuple[str, ...], 
     return tuple(out), tuple(src_index)
 
 
-@lru_cache(maxsize=200_000)
-def is_common(word: str, zipf: float) -> bool:
-    """Whether a word is too frequent in English to tell two quotes apart."""
-    return zipf_frequency(word, "en") >= zipf
+@lru_cache(maxsize=8)
+def common_words(zipf: float, scan: int = 5000) -> frozenset[str]:
+    """English words at least this frequent (wordfreq zipf): too common to tell two quotes apart.
+
+    Read once from wordfreq's ranked list: a per-word lookup is slow on large batches.
+    """
+    return frozenset(w for w in top_n_list("en", scan) if zipf_frequency(w, "en") >= zipf)
 
 
 def content_words(toks: Iterable[str], zipf: float) -> frozenset[str]:
     """The set of a quote's words that are not very common English words."""
+    common = common_words(zipf)
     # single letters ("v" left by a spinner, initials) tell nothing apart
-    return frozenset(t for t in toks if len(t) > 1 and not is_common(t, zipf))
+    return frozenset(t for t in toks if len(t) > 1 and t not in common)
 
 
 def place_key(place: str | None, lex: Lexicon) -> str:
