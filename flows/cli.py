@@ -182,6 +182,31 @@ def cmd_review(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from flows.ops.serve import serve
+
+    settings = _settings(args)
+    cron = args.cron if args.cron or args.interval is not None else settings.ops.default_cron
+    serve(Path(args.raw), Path(args.warehouse), Path(args.report_dir), settings, cron=cron, interval_s=args.interval, say=_say)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from flows.ops.bench import print_bench, run_bench
+
+    result = run_bench(
+        args.docs,
+        Path(args.raw),
+        _settings(args),
+        keep=Path(args.keep) if args.keep else None,
+        runner_name=args.runner,
+        workers=args.workers,
+        progress=not args.quiet,
+    )
+    print_bench(result, as_json=args.json)
+    return 0
+
+
 # ---- parser ---------------------------------------------------------------------------------
 
 
@@ -252,6 +277,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--note", metavar="TEXT")
     _warehouse_arg(p)
     p.set_defaults(func=cmd_review)
+
+    p = sub.add_parser("serve", help="run the pipeline on a schedule as a Prefect deployment (Ctrl-C stops)")
+    p.add_argument("--raw", default=str(DEFAULT_RAW), metavar="DIR", help="folder of articles (default: raw/)")
+    _warehouse_arg(p)
+    p.add_argument("--report-dir", default=str(DEFAULT_REPORTS), metavar="DIR", help="where reports go")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--cron", metavar="EXPR", help='cron schedule, e.g. "*/30 * * * *" (the default)')
+    g.add_argument("--interval", type=float, metavar="SECONDS", help="run every SECONDS instead of on a cron schedule")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("bench", help="benchmark the pipeline on a generated corpus of N articles")
+    p.add_argument("--docs", type=int, default=1000, metavar="N", help="articles to generate (default: 1000)")
+    p.add_argument("--raw", default=str(DEFAULT_RAW), metavar="DIR", help="articles the corpus is generated from")
+    p.add_argument("--keep", metavar="DIR", help="keep the corpus and warehouse in DIR (default: a temporary folder)")
+    p.add_argument("--runner", choices=("local", "dask"), default="local", help="task runner (default: local)")
+    p.add_argument("--workers", type=int, metavar="N", help="local Dask worker processes (default: cores)")
+    p.add_argument("--batch-size", type=int, metavar="N", help="documents per task")
+    p.add_argument("--json", action="store_true", help="end with one JSON line of the figures")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_bench)
 
     return parser
 

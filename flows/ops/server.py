@@ -1,0 +1,160 @@
+"""A local Prefect server for scheduling and Dask runs: start it on loopback, wait for health, stop it.
+
+Needs: OpsSettings (host, timeouts) and a PREFECT_HOME folder for the server's database.
+Adds: a running ``prefect server start`` subprocess and its API and UI URLs. Imports no Prefect,
+so a caller can start the server and export PREFECT_API_URL before Prefect reads its settings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from flows.errors import OrchestrationError
+from flows.settings import PROJECT_ROOT, OpsSettings
+
+DEFAULT_HOME = PROJECT_ROOT / ".prefect"
+# settings a child server must not inherit from the caller: it is the server, not a client of another
+_CLIENT_ONLY_ENV = ("PREFECT_API_URL", "PREFECT_API_KEY", "PREFECT_SERVER_ALLOW_EPHEMERAL_MODE")
+
+
+@dataclass
+class LocalServer:
+    """A ``prefect server start`` subprocess this process owns."""
+
+    api_url: str
+    ui_url: str
+    process: subprocess.Popen
+    log_path: Path
+    started_s: float  # seconds from spawn to the first healthy answer
+
+    def stop(self, timeout_s: float) -> int | None:
+        """Stop the server (SIGTERM to its process group, SIGKILL after timeout_s); returns its exit code."""
+        return stop_process(self.process, timeout_s)
+
+
+def free_port(host: str) -> int:
+    """A TCP port on host that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def is_healthy(api_url: str, timeout_s: float = 2.0) -> bool:
+    """True when GET <api_url>/health answers true."""
+    try:
+        with urllib.request.urlopen(f"{api_url.rstrip('/')}/health", timeout=timeout_s) as resp:
+            return resp.status == 200 and json.loads(resp.read() or b"false") is True
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def wait_healthy(api_url: str, timeout_s: float, poll_s: float, process: subprocess.Popen | None = None) -> float:
+    """Poll the health endpoint until it answers; returns the seconds waited, raises on timeout or exit."""
+    t0 = time.monotonic()
+    deadline = t0 + timeout_s
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise OrchestrationError(f"the Prefect server at {api_url} exited with code {process.returncode} while starting")
+        if is_healthy(api_url):
+            return time.monotonic() - t0
+        time.sleep(poll_s)
+    raise OrchestrationError(
+        f"the Prefect server at {api_url} was not healthy after {timeout_s:g} s; "
+        "raise RECON_OPS_SERVER_START_TIMEOUT_S or look at its log"
+    )
+
+
+def server_env(home: Path, base: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment of a local server process: its own home and database, no analytics, quiet logs."""
+    env = {k: v for k, v in (os.environ if base is None else base).items() if k not in _CLIENT_ONLY_ENV}
+    env.update(
+        {
+            "PREFECT_HOME": str(home),
+            "DO_NOT_TRACK": "1",
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_SERVER_LOGGING_LEVEL": env.get("PREFECT_SERVER_LOGGING_LEVEL", "WARNING"),
+        }
+    )
+    return env
+
+
+def start_local_server(
+    settings: OpsSettings,
+    home: Path = DEFAULT_HOME,
+    port: int | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> LocalServer:
+    """Start ``prefect server start`` on loopback and return once its API is healthy."""
+    home = Path(home)
+    home.mkdir(parents=True, exist_ok=True)
+    host = settings.server_host
+    port = port or free_port(host)
+    log_path = home / f"server-{port}.log"
+    env = server_env(home)
+    env.update(extra_env or {})
+    cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(port)]
+    api_url = f"http://{host}:{port}/api"
+    t0 = time.monotonic()
+    with open(log_path, "wb") as log:
+        # a session of its own: Ctrl-C in the terminal reaches the serving process, which stops the server in order
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_healthy(api_url, settings.server_start_timeout_s, settings.health_poll_s, proc)
+    except BaseException as exc:
+        stop_process(proc, settings.server_stop_timeout_s)
+        if isinstance(exc, OrchestrationError):
+            tail = log_path.read_text(errors="replace")[-1500:] if log_path.exists() else ""
+            raise OrchestrationError(f"{exc} (log {log_path}):\n{tail}") from None
+        raise
+    return LocalServer(api_url, f"http://{host}:{port}", proc, log_path, time.monotonic() - t0)
+
+
+def stop_process(proc: subprocess.Popen, timeout_s: float) -> int | None:
+    """SIGTERM the process group a child leads, wait, then SIGKILL; returns the exit code."""
+    if proc.poll() is not None:
+        return proc.returncode
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        return proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        return proc.wait(timeout=timeout_s)
+
+
+@contextlib.contextmanager
+def prefect_api(settings: OpsSettings, home: Path = DEFAULT_HOME, say=None) -> Iterator[str]:
+    """The user's PREFECT_API_URL if set, else a local server started here and stopped on exit; yields the API URL.
+
+    While inside, PREFECT_API_URL is exported so that child processes (flow runs, Dask workers) report to
+    the same server instead of each starting a temporary one.
+    """
+    say = say or (lambda _msg: None)
+    user_url = os.environ.get("PREFECT_API_URL")
+    if user_url:
+        say(f"using the Prefect server at {user_url} (PREFECT_API_URL)")
+        yield user_url
+        return
+    say(f"starting a local Prefect server on {settings.server_host} (database under {home}) ...")
+    server = start_local_server(settings, home)
+    say(f"Prefect server healthy after {server.started_s:.1f} s; UI: {server.ui_url}  (log {server.log_path})")
+    os.environ["PREFECT_API_URL"] = server.api_url
+    try:
+        yield server.api_url
+    finally:
+        os.environ.pop("PREFECT_API_URL", None)
+        server.stop(settings.server_stop_timeout_s)
+        say("Prefect server stopped")

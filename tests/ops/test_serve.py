@@ -1,0 +1,112 @@
+"""`recon serve` against a local Prefect server it starts itself: a scheduled run must complete."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import duckdb
+import pytest
+
+pytestmark = pytest.mark.server
+
+DEADLINE_S = 150  # a fresh server migrates its database (~16 s), then a 5 s schedule fires; generous for a busy box
+
+
+def _lines(proc: subprocess.Popen) -> queue.Queue:
+    q: queue.Queue = queue.Queue()
+
+    def pump() -> None:
+        for line in proc.stdout:
+            q.put(line.rstrip("\n"))
+        q.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return q
+
+
+def _wait_for_line(q: queue.Queue, prefix: str, deadline: float, seen: list[str]) -> str:
+    while time.monotonic() < deadline:
+        try:
+            line = q.get(timeout=0.5)
+        except queue.Empty:
+            continue
+        if line is None:
+            raise AssertionError("recon serve exited early:\n" + "\n".join(seen[-40:]))
+        seen.append(line)
+        if line.startswith(prefix):
+            return line[len(prefix) :].strip()
+    raise AssertionError(f"no {prefix!r} line before the deadline:\n" + "\n".join(seen[-40:]))
+
+
+def _completed_runs(api_url: str, deployment: str) -> list[dict]:
+    body = json.dumps(
+        {
+            "deployments": {"name": {"any_": [deployment]}},
+            "flow_runs": {"state": {"type": {"any_": ["COMPLETED", "FAILED", "CRASHED"]}}},
+        }
+    ).encode()
+    req = urllib.request.Request(
+        f"{api_url}/flow_runs/filter", data=body, headers={"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def test_a_scheduled_run_completes(seed_raw: Path, tmp_path: Path) -> None:
+    warehouse = tmp_path / "wh" / "recon.duckdb"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(
+        {
+            "PREFECT_HOME": str(tmp_path / "prefect-home"),
+            "RECON_OPS_RUNNER_POLL_S": "1",
+            "RECON_OPS_DEPLOYMENT_NAME": "test-scheduled",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    cmd = [sys.executable, "-m", "flows.cli", "serve", "--interval", "5", "--raw", str(seed_raw),
+           "--warehouse", str(warehouse), "--report-dir", str(tmp_path / "reports")]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)  # fmt: skip
+    seen: list[str] = []
+    deadline = time.monotonic() + DEADLINE_S
+    try:
+        lines = _lines(proc)
+        api_url = _wait_for_line(lines, "Prefect API:", deadline, seen)
+        assert api_url.startswith("http://127.0.0.1:")
+        finished: list[dict] = []
+        while time.monotonic() < deadline and not finished:
+            finished = _completed_runs(api_url, "test-scheduled")
+            while not lines.empty():
+                line = lines.get_nowait()
+                if line is not None:
+                    seen.append(line)
+            time.sleep(0.5)
+        assert finished, "no scheduled run finished before the deadline:\n" + "\n".join(seen[-40:])
+        states = [r["state"]["type"] for r in finished]
+        assert "COMPLETED" in states, f"scheduled runs ended {states}:\n" + "\n".join(seen[-40:])
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+    assert proc.returncode == 0, "\n".join(seen[-40:])
+    # the local server is gone with the serving process
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"{api_url}/health", timeout=2)
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        rows = con.execute("SELECT status, n_processed FROM runs WHERE status = 'succeeded' ORDER BY started_at").fetchall()
+    finally:
+        con.close()
+    assert rows and rows[0][1] == len(list(seed_raw.glob("*.txt")))
