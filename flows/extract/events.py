@@ -315,7 +315,7 @@ def extract_facts(ctx: DocContext, roles: list[tuple[Candidate, Candidate, int, 
             m = re.compile(r",\s(\d{1,3}),").match(text, c.end)
             if m and ctx.entity(c).type == "PERSON" and not ctx.in_quote(c.start):
                 out.append(
-                    make_claim(ctx, "fact", "age", c.start, m.end(2), "facts.age", settings.fact_confidence, subject=c, number=float(m.group(1)))
+                    make_claim(ctx, "fact", "age", c.start, m.end(1), "facts.age", settings.fact_confidence, subject=c, number=float(m.group(1)))
                 )
     return out
 
