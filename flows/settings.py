@@ -101,6 +101,7 @@ class ExtractSettings:
     plural_lookback_sentences: int = 2  # sentences searched back for the people "they both" refers to
     fact_confidence: float = 0.75  # first:/count:/age/plays facts found by pattern
     plural_confidence_factor: float = 0.8  # confidence scale when the subject is a resolved pronoun or "they both"
+    pronoun_lookback_sentences: int = 3  # sentences searched back (before falling back to the nearest) for a he/she referent
 
 
 @dataclass(frozen=True)
