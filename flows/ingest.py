@@ -12,9 +12,10 @@ import csv
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 
 from charset_normalizer import from_bytes
@@ -26,6 +27,14 @@ from flows.settings import IngestSettings
 META_SUFFIX = ".meta.json"
 SOURCES_CSV = "sources.csv"
 HTML_EXTENSIONS = (".html", ".htm")
+# byte-order marks, longest first (the UTF-32 LE mark begins with the UTF-16 LE one)
+BOMS = (
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xfe\xff", "utf-16-be"),
+    (b"\xff\xfe", "utf-16-le"),
+)
 
 
 @dataclass(frozen=True)
@@ -61,7 +70,15 @@ def discover(raw_dir: Path, settings: IngestSettings) -> Discovery:
     quarantined: list[Quarantined] = []
     meta_notes: list[Quarantined] = []
     metadata = _load_metadata(root, meta_notes)
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+    def unlistable(exc: OSError) -> None:
+        # os.walk skips a folder it cannot list; without this its files would be lost without a word
+        if exc.filename and Path(exc.filename) != root:
+            rel = _rel(Path(exc.filename), root)
+            quarantined.append(
+                Quarantined(rel, "unreadable", f"folder {rel} cannot be listed: {exc.strerror or exc}; its files were not read")
+            )
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unlistable, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         here = Path(dirpath)
         for d in dirnames:
@@ -81,7 +98,11 @@ def discover(raw_dir: Path, settings: IngestSettings) -> Discovery:
             rel = _rel(path, root)
             if path.is_symlink() and not path.exists():
                 quarantined.append(
-                    Quarantined(rel, "dangling_symlink", f"{rel} is a symbolic link to a missing target; fix or remove the link")
+                    Quarantined(
+                        rel,
+                        "dangling_symlink",
+                        f"{rel} is a symbolic link whose target is missing (or loops); fix or remove the link",
+                    )
                 )
                 continue
             if path.suffix.lower() not in settings.extensions:
@@ -105,8 +126,16 @@ def discover(raw_dir: Path, settings: IngestSettings) -> Discovery:
     return Discovery(tuple(files), tuple(quarantined + meta_notes), metadata)
 
 
-def read_sources(files: Iterable[SourceFile], settings: IngestSettings) -> tuple[list[ReadResult], list[Quarantined]]:
-    """Read each file's bytes and hash them; unreadable, vanished and oversized files are quarantined."""
+def read_sources(
+    files: Iterable[SourceFile],
+    settings: IngestSettings,
+    before_read: Callable[[SourceFile], None] | None = None,
+) -> tuple[list[ReadResult], list[Quarantined]]:
+    """Read each file's bytes and hash them; unreadable, vanished and oversized files are quarantined.
+
+    ``before_read`` is called with each file just before it is opened (tests use it to make a
+    file vanish or change between discovery and reading, deterministically).
+    """
     results: list[ReadResult] = []
     quarantined: list[Quarantined] = []
     for src in files:
@@ -121,12 +150,18 @@ def read_sources(files: Iterable[SourceFile], settings: IngestSettings) -> tuple
                 )
             )
             continue
+        if before_read is not None:
+            before_read(src)
         try:
             with open(src.abs_path, "rb") as fh:
                 data = fh.read(settings.max_file_bytes + 1)
         except FileNotFoundError:
             quarantined.append(
-                Quarantined(src.source_path, "vanished", f"{src.source_path} disappeared while the run was reading it")
+                Quarantined(
+                    src.source_path,
+                    "vanished",
+                    f"{src.source_path} disappeared between listing and reading; the next run takes it if it is back",
+                )
             )
             continue
         except PermissionError:
@@ -136,6 +171,11 @@ def read_sources(files: Iterable[SourceFile], settings: IngestSettings) -> tuple
                     "unreadable",
                     f"{src.source_path} cannot be read: permission denied (check the file's permissions)",
                 )
+            )
+            continue
+        except IsADirectoryError:
+            quarantined.append(
+                Quarantined(src.source_path, "not_a_file", f"{src.source_path} became a folder after it was listed")
             )
             continue
         except OSError as exc:
@@ -156,33 +196,86 @@ def read_sources(files: Iterable[SourceFile], settings: IngestSettings) -> tuple
     return results, quarantined
 
 
-def _looks_binary(data: bytes, settings: IngestSettings) -> bool:
-    if b"\x00" in data[:8192]:
-        return True
-    sample = data[:8192]
-    control = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13))
+_SAMPLE = 8192  # bytes (or characters) inspected to tell text from binary
+
+
+@lru_cache(maxsize=128)
+def _ascii_compatible(encoding: str) -> bool:
+    printable = bytes(range(32, 127))
+    try:
+        return printable.decode(encoding) == printable.decode("ascii")
+    except (UnicodeDecodeError, LookupError):
+        return False
+
+
+def _bom(data: bytes) -> tuple[bytes, str] | None:
+    return next(((mark, enc) for mark, enc in BOMS if data.startswith(mark)), None)
+
+
+def _too_many_controls(sample: bytes | str, settings: IngestSettings) -> bool:
+    codes = sample if isinstance(sample, bytes) else [ord(c) for c in sample]
+    control = sum(1 for b in codes if b < 32 and b not in (9, 10, 12, 13))
     return control / max(len(sample), 1) > settings.max_control_char_ratio
 
 
-def decode(data: bytes) -> tuple[str, str] | None:
-    """Decode bytes as UTF-8, else as the charset detected; None if nothing fits."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="strict"), "utf-8-sig"
+def _looks_binary(data: bytes, settings: IngestSettings) -> bool:
+    # UTF-16/32 text is full of NUL bytes: with a byte-order mark, judge the decoded text instead
+    bom = _bom(data)
+    if bom is not None and bom[1] != "utf-8-sig":
+        return False
+    sample = data[:_SAMPLE]
+    return b"\x00" in sample or _too_many_controls(sample, settings)
+
+
+def decode(data: bytes, settings: IngestSettings | None = None) -> tuple[str, str] | None:
+    """Decode bytes by their byte-order mark, else as UTF-8, else as the charset detected; None if nothing fits."""
+    settings = settings or IngestSettings()
+    bom = _bom(data)
+    if bom is not None:
+        mark, encoding = bom
+        try:
+            # a mark that promises an encoding the bytes do not follow is undecodable, not guessed at
+            return data[len(mark) :].decode(encoding), encoding
+        except UnicodeDecodeError:
+            return None
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
-    best = from_bytes(data).best()
-    if best is None:
-        return None
-    encoding = best.encoding
+    legacy = settings.legacy_encoding
+    matches = list(from_bytes(data))
+    if not matches:
+        # the detector gives up on short text; a latin-1/cp1252 file must still be read, not refused
+        try:
+            return data.decode(legacy), legacy
+        except UnicodeDecodeError:
+            return None
+    high_share = sum(1 for b in data if b >= 0x80) / len(data)
+    # On short mostly-ASCII text the detector may rank EBCDIC first ("aaa...ß" as cp037 reads "///...")
+    # or a CJK double-byte code page that swallows the ASCII letter after each high byte. CJK text is
+    # dense with high bytes; Western text with a few accents is not, so such guesses are passed over.
+    plausible = [
+        m
+        for m in matches
+        if _ascii_compatible(m.encoding)
+        and not (high_share < settings.multibyte_min_high_byte_share and len(str(m)) < len(data))
+    ]
+    if not plausible:
+        try:
+            return data.decode(legacy), legacy
+        except UnicodeDecodeError:
+            plausible = matches
+    best = plausible[0]
+    for m in plausible:
+        if m.encoding == legacy and m.chaos <= best.chaos + settings.legacy_chaos_tolerance:
+            return data.decode(legacy), legacy
     # latin-1 and cp1252 differ only in 0x80-0x9f; cp1252 is what web text in practice means
-    if encoding in ("latin_1", "iso8859_1"):
+    if best.encoding in ("latin_1", "iso8859_1"):
         try:
             return data.decode("cp1252"), "cp1252"
         except UnicodeDecodeError:
             return data.decode("latin_1"), "latin_1"
-    return str(best), encoding
+    return str(best), best.encoding
 
 
 def decode_sources(
@@ -197,7 +290,7 @@ def decode_sources(
         if q is not None:
             quarantined.append(q)
             continue
-        decoded = decode(r.data)
+        decoded = decode(r.data, settings)
         if decoded is None:
             quarantined.append(
                 Quarantined(
@@ -210,6 +303,17 @@ def decode_sources(
             )
             continue
         text, encoding = decoded
+        if _too_many_controls(text[:_SAMPLE], settings) or "\x00" in text[:_SAMPLE]:
+            quarantined.append(
+                Quarantined(
+                    path,
+                    "binary",
+                    f"{path} decodes as {encoding} but is mostly control characters, not article text",
+                    r.content_sha256,
+                    len(r.data),
+                )
+            )
+            continue
         if len(text.strip()) < settings.min_text_chars:
             quarantined.append(
                 Quarantined(path, "empty", f"{path} holds no text (only whitespace)", r.content_sha256, len(r.data))

@@ -23,6 +23,11 @@ class IngestSettings:
     min_text_chars: int = 1  # a file with less text than this after decoding is "empty"
     max_control_char_ratio: float = 0.05  # above this share of control chars a file is binary
     extensions: tuple[str, ...] = (".txt", ".md", ".html", ".htm")
+    # the charset detector cannot tell single-byte Latin code pages apart on short text (it reads a
+    # latin-1 "ï" as iso8859-13 "ļ"); this one wins when it fits about as well as the best guess
+    legacy_encoding: str = "cp1252"
+    legacy_chaos_tolerance: float = 0.1  # how much more "chaos" (detector score) legacy_encoding may have
+    multibyte_min_high_byte_share: float = 0.3  # a CJK double-byte guess needs at least this share of bytes >= 0x80
 
 
 @dataclass(frozen=True)
