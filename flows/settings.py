@@ -126,6 +126,9 @@ class ReconcileSettings:
     same_doc_join_threshold: float = 0.8  # a document's second quote joins a group holding its first only this close
     same_doc_max_shared_words: int = 1  # below the join threshold, a document's quotes in one group share at most this many
     quote_ngram: int = 3  # word n-gram size used to block quotes across speakers
+    fragment_max_gap: int = 120  # a speaker's next quote in a document this few chars on is the same statement
+    remark_max_gap: int = 600  # a remark report attaches to the speaker's quote starting this few chars after it
+    name_joiners: tuple[str, ...] = ("and",)  # words joining coordinated names ("Jim and Pam"), ignored in matching
     common_word_zipf: float = 6.0  # words at least this frequent (wordfreq zipf, >= 4.3) are not content words
     max_block_size: int = 40  # a blocking key shared by more claims than this is not compared all pairs...
     block_pivots: int = 8  # ...but each member only against this many of the key's first members
@@ -136,6 +139,7 @@ class ReconcileSettings:
     number_abs_tolerance: float = 0.0
     number_high_rel_diff: float = 0.5  # numbers differing more than this (relative) are a high-severity conflict
     quote_medium_diff_ratio: float = 0.5  # wording variants differing in more than this share of words: medium
+    quote_partner_candidates: int = 3  # other wordings (most shared words first) aligned with each quote
     unanchored_guess_factor: float = 0.5  # confidence scale for a likely value that assumes a missing year
     default_trust: float = 1.0  # trust of a document source_trust did not score
     # source trust
