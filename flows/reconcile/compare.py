@@ -368,35 +368,72 @@ def _word_diff(ref: list[str], other: list[str], lex: Lexicon) -> tuple[list[str
     return diffs, n_diff, overlap, only_variants
 
 
+def _quote_partner(k: tuple[str, ...], docs: set[str], groups: dict[object, list[_Position]],
+                   canon: dict[object, frozenset[str]], lex: Lexicon, settings: ReconcileSettings,
+                   ) -> tuple[object, tuple[list[str], int, int, bool]] | None:
+    """The wording in another document that quotes most of the same words as ``k``, with the word diff.
+
+    Fragments of one statement are compared only with renderings of the same part: a piece that no
+    other source quotes has nothing to differ from.
+    """
+    others = [o for o in groups if o != k and {p.claim.doc_id for p in groups[o]} - docs]
+    ranked = sorted(others, key=lambda o: (-len(canon[k] & canon[o]), -len(o), str(o)))  # type: ignore[arg-type]
+    best, best_rank = None, None
+    for o in ranked[: settings.quote_partner_candidates]:
+        diff = _word_diff(list(o), list(k), lex)  # type: ignore[call-overload]
+        _, n_diff, overlap, _ = diff
+        need = min(settings.quote_min_shared_words, len(k), len(o))  # type: ignore[arg-type]
+        # the stretch both cover must be mostly shared words, else they quote different sentences
+        share = overlap / max(overlap + n_diff, 1)
+        if overlap >= need and share >= settings.quote_match_threshold and (best_rank is None or (share, overlap) > best_rank):
+            best, best_rank = (o, diff), (share, overlap)
+    return best
+
+
 def _compare_quotes(positions: list[_Position], lex: Lexicon, settings: ReconcileSettings) -> _Outcome:
     groups = _by_value(positions)
     total = sum(p.weight for p in positions) or 1.0
     # reference wording: the fullest rendering (fragments align inside it), then the most trusted
     ref_key = min(groups, key=lambda k: (-len(k), -sum(p.weight for p in groups[k]), k))  # type: ignore[arg-type]
-    ref = list(ref_key)  # type: ignore[call-overload]
+    canon = {k: frozenset(quote_words(" ".join(k), lex)) for k in groups}  # type: ignore[arg-type]
     worst = ("agree", "none")
     notes = []
-    support = sum(p.weight for p in groups[ref_key])
-    for k in sorted(groups, key=str):
-        if k == ref_key:
+    support = 0.0
+    unmatched = []
+    compared: set[frozenset[object]] = set()
+    for k in sorted(groups, key=lambda k: (-len(k), str(k))):  # type: ignore[arg-type]
+        docs = {p.claim.doc_id for p in groups[k]}
+        if len(docs) > 1:
+            support = max(support, sum(p.weight for p in groups[k]))
+        found = _quote_partner(k, docs, groups, canon, lex, settings)  # type: ignore[arg-type]
+        if found is None:
+            unmatched.append(_docs(groups[k]))
             continue
-        diffs, n_diff, overlap, only_variants = _word_diff(ref, list(k), lex)  # type: ignore[call-overload]
-        docs = _docs(groups[k])
+        partner, (diffs, n_diff, overlap, only_variants) = found
+        if frozenset((k, partner)) in compared:
+            continue
+        compared.add(frozenset((k, partner)))
+        where = f"{_docs(groups[k])} vs {_docs(groups[partner])}"
         if not diffs:
-            worst = _worse(worst, ("compatible", "none"))
-            support += sum(p.weight for p in groups[k])
-            notes.append((1, f"{docs} quotes a {'shorter' if len(k) < len(ref) else 'longer'} stretch of the same words"))  # type: ignore[arg-type]
+            if len(k) != len(partner):  # type: ignore[arg-type]
+                worst = _worse(worst, ("compatible", "none"))
+                notes.append((1, f"{where}: the same words, one quotes a longer stretch"))
             continue
         ratio = n_diff / max(overlap + n_diff, 1)
         sev = "medium" if ratio > settings.quote_medium_diff_ratio and not only_variants else "low"
         worst = _worse(worst, ("conflict", sev))
-        notes.append((2, f"{docs} words it differently: " + ", ".join(diffs[:6]) + (" …" if len(diffs) > 6 else "")))
+        notes.append((2, f"{where} word it differently: " + ", ".join(diffs[:6]) + (" …" if len(diffs) > 6 else "")))
+    ref_support = sum(p.weight for p in groups[ref_key])
     if len(groups) == 1:
         notes.append((0, "every source quotes the same words"))
+    if unmatched:
+        notes.append((0, f"parts of the statement only one source quotes: {'; '.join(sorted(set(unmatched)))}"))
     notes.sort(key=lambda n: -n[0])
-    ref_docs = _docs(groups[ref_key])
-    expl = f"compared with the wording in {ref_docs}: " + "; ".join(n[1] for n in notes)
-    return _Outcome(worst[0], worst[1], _short(expl, 1200), groups[ref_key][0].shown, _round(support / total))
+    seen: set[str] = set()
+    body = [n[1] for n in notes if not (n[1] in seen or seen.add(n[1]))]  # type: ignore[func-returns-value]
+    expl = f"fullest wording in {_docs(groups[ref_key])}; " + "; ".join(body)
+    return _Outcome(worst[0], worst[1], _short(expl, 1200), groups[ref_key][0].shown,
+                    _round(max(support, ref_support) / total))
 
 
 # ---- dispatch ---------------------------------------------------------------------------
@@ -464,7 +501,8 @@ def _group_verdicts(g: ClaimGroup, lex: Lexicon, w: Callable[[Claim], float], se
     if g.kind == "quote":
         qs = [c for c in claims if c.quote_text]
         pos = [_Position(c, tuple(words(c.quote_text or "")), _short(c.quote_text or "", 400), w(c)) for c in qs]
-        if _comparable(pos):
+        # wording needs two sources: one document's pieces of a statement are not variants of each other
+        if len({p.claim.doc_id for p in pos}) >= 2:
             out.append(_verdict(g, "quote", "quote", pos, _compare_quotes(pos, lex, settings)))
         pos = _name_positions(qs, lambda c: c.subject, w)
         if len({p.key for p in pos}) > 1 and _comparable(pos):

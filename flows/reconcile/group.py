@@ -34,7 +34,9 @@ from flows.settings import ReconcileSettings
 
 RULE_SPEAKER = "block:speaker+word>match:content-overlap"
 RULE_NGRAM = "block:rare-ngram>match:content-overlap"
+RULE_FRAGMENT = "fragment:same-speaker-adjacent"
 RULE_REMARK_VENUE = "remark:same-venue"
+RULE_REMARK_NEXT = "remark:next-quote-of-speaker"
 RULE_REMARK_TIME = "remark:same-time"
 RULE_REMARK_ONLY = "remark:only-quote-group-of-speaker"
 RULE_REMARKS = "block:speaker+remarked"
@@ -147,6 +149,36 @@ def _pair_counts(blocks: Iterable[list[int]], limit: int, pivots: int, min_count
     return dict(zip(counted.index.tolist(), counted.to_numpy().tolist(), strict=True))
 
 
+def _venues_meet(a: str | None, b: str | None, threshold: float) -> bool:
+    """Two venues may be the same: either is unknown, or their words overlap enough."""
+    wa, wb = _word_set(name_key(a)), _word_set(name_key(b))
+    if not wa or not wb:
+        return True
+    return len(wa & wb) / min(len(wa), len(wb)) >= threshold
+
+
+def _fragment_pairs(quotes: list[_Quote], settings: ReconcileSettings) -> list[tuple[int, int]]:
+    """Pieces of one statement: a speaker's consecutive quotes in one document, close together.
+
+    '"A," she said on the show. "B."' yields two quote claims; often only the first carries the time
+    or venue, and another source may quote only B, so the pieces must meet in one group.
+    """
+    order = sorted(range(len(quotes)), key=lambda i: (quotes[i].claim.doc_id, quotes[i].claim.start,
+                                                       quotes[i].claim.end, quotes[i].claim.claim_id))
+    out = []
+    for i, j in zip(order, order[1:], strict=False):
+        a, b = quotes[i], quotes[j]
+        if a.claim.doc_id != b.claim.doc_id or not a.speaker or a.speaker != b.speaker:
+            continue
+        if a.claim.predicate != b.claim.predicate:  # "she writes" then "she said on the show": two statements
+            continue
+        if b.claim.start - a.claim.end > settings.fragment_max_gap:
+            continue
+        if _venues_meet(a.claim.venue, b.claim.venue, settings.venue_match_threshold):
+            out.append((i, j))
+    return out
+
+
 def _cluster_quotes(quotes: list[_Quote], settings: ReconcileSettings) -> list[tuple[list[int], set[str]]]:
     # blocking: (speaker, content word) and rare word n-grams across speakers; a pair must share a key
     by_speaker_word: dict[tuple[str, str], list[int]] = defaultdict(list)
@@ -165,6 +197,8 @@ def _cluster_quotes(quotes: list[_Quote], settings: ReconcileSettings) -> list[t
     by_doc: list[dict[str, list[int]]] = [{q.claim.doc_id: [i]} for i, q in enumerate(quotes)]
     edge_rules: dict[int, set[str]] = defaultdict(set)
     scored = []
+    for i, j in _fragment_pairs(quotes, settings):
+        scored.append((-2.0, i, j, RULE_FRAGMENT))  # ahead of every content match (scores are <= 1)
     for i, j in speaker_pairs:
         if (score := _quote_score(quotes[i], quotes[j], settings)) > 0.0:
             scored.append((-score, i, j, RULE_SPEAKER))
@@ -176,7 +210,8 @@ def _cluster_quotes(quotes: list[_Quote], settings: ReconcileSettings) -> list[t
         a, b = uf.find(i), uf.find(j)
         if a == b:
             continue
-        if -neg < settings.same_doc_join_threshold and not _complementary(by_doc[a], by_doc[b], quotes, settings):
+        if (rule != RULE_FRAGMENT and -neg < settings.same_doc_join_threshold
+                and not _complementary(by_doc[a], by_doc[b], quotes, settings)):
             continue
         uf.union(a, b)
         root, other = (a, b) if uf.find(a) == a else (b, a)
@@ -259,10 +294,18 @@ def _quote_drafts(quotes: list[Claim], remarks: list[Claim], lex: Lexicon, setti
         for sp in {subject_key(c) for c in d.claims}:
             if sp:
                 by_speaker[sp].append(d)
+    draft_of = {c.claim_id: d for d in drafts for c in d.claims}
+    by_doc: dict[str, list[Claim]] = defaultdict(list)
+    for c in quotes:
+        by_doc[c.doc_id].append(c)
     leftover: dict[str, list[Claim]] = defaultdict(list)
     for r in remarks:
         sp = subject_key(r)
-        target, rule = _remark_target(r, by_speaker.get(sp, []))
+        nxt = _next_quote(r, by_doc.get(r.doc_id, []), settings)
+        if nxt is not None and not (r.venue and not _venues_meet(r.venue, nxt.venue, settings.venue_match_threshold)):
+            target, rule = draft_of[nxt.claim_id], RULE_REMARK_NEXT
+        else:
+            target, rule = _remark_target(r, by_speaker.get(sp, []))
         if target is None:
             leftover[sp].append(r)
         else:
@@ -273,6 +316,16 @@ def _quote_drafts(quotes: list[Claim], remarks: list[Claim], lex: Lexicon, setti
             name = _display_name(claims, sp)
             drafts.append(_Draft(("remark", sp), "quote", f"{name} — remarked", claims, {RULE_REMARKS}))
     return drafts
+
+
+def _next_quote(remark: Claim, doc_quotes: list[Claim], settings: ReconcileSettings) -> Claim | None:
+    """The speaker's first quote after a remark report in the same document, if it follows closely.
+
+    "In January, X's comments made headlines. 'A,' X said ..." reports the statement quoted next.
+    """
+    sp = subject_key(remark)
+    after = [c for c in doc_quotes if subject_key(c) == sp and 0 <= c.start - remark.end <= settings.remark_max_gap]
+    return min(after, key=lambda c: (c.start, c.claim_id)) if after else None
 
 
 def _remark_target(remark: Claim, candidates: list[_Draft]) -> tuple[_Draft | None, str]:
@@ -297,22 +350,32 @@ def _word_set(key: str) -> frozenset[str]:
     return frozenset(words(key))
 
 
-def cluster_names(keys: Iterable[str]) -> dict[str, str]:
+def cluster_names(keys: Iterable[str], ignore: frozenset[str] = frozenset()) -> dict[str, str]:
     """Map each name key to a representative: a name joins the one longer name whose words contain its words.
 
     "emily" joins "emily blunt" when no other name contains "emily"; an ambiguous short name stays apart.
+    Words in ``ignore`` (joiners such as "and") do not count. Representatives are found through an
+    index from word to representative, so the cost grows with the names, not with their pairs.
     """
-    uniq = sorted({k for k in keys if k}, key=lambda k: (-len(_word_set(k)), k))
-    reps: list[tuple[str, frozenset[str]]] = []
+    uniq = sorted({k for k in keys if k}, key=lambda k: (-len(_word_set(k) - ignore), k))
+    reps: list[str] = []
+    index: dict[str, set[int]] = defaultdict(set)
     out: dict[str, str] = {}
     for k in uniq:
-        ws = _word_set(k)
-        hits = [r for r, rws in reps if ws <= rws]
-        if len(hits) == 1:
-            out[k] = hits[0]
-        else:
-            reps.append((k, ws))
-            out[k] = k
+        ws = _word_set(k) - ignore
+        hits: set[int] | None = None
+        for w in sorted(ws, key=lambda w: (len(index.get(w, ())), w)):
+            posting = index.get(w)
+            hits = set() if not posting else (set(posting) if hits is None else hits & posting)
+            if not hits:
+                break
+        if hits is not None and len(hits) == 1:
+            out[k] = reps[next(iter(hits))]
+            continue
+        for w in ws:
+            index[w].add(len(reps))
+        reps.append(k)
+        out[k] = k
     return out
 
 
@@ -333,16 +396,22 @@ def cluster_similar_names(keys: Iterable[str], threshold: float) -> dict[str, st
     return {k: uniq[uf.find(i)] for i, k in enumerate(uniq)}
 
 
-def _fact_drafts(claims: list[Claim], lex: Lexicon) -> list[_Draft]:
-    blocks: dict[tuple[str, str], list[Claim]] = defaultdict(list)
+def _fact_drafts(claims: list[Claim], lex: Lexicon, settings: ReconcileSettings) -> list[_Draft]:
+    by_family: dict[str, list[Claim]] = defaultdict(list)
     for c in claims:
-        sk = subject_key(c)
-        if sk:
-            blocks[(sk, lex.predicate_rule(c.predicate).family)].append(c)
+        if subject_key(c):
+            by_family[lex.predicate_rule(c.predicate).family].append(c)
+    blocks: dict[tuple[str, str], list[Claim]] = defaultdict(list)
+    ignore = frozenset(settings.name_joiners)
+    for family, members in by_family.items():
+        # "Jim and Pam", "Jim Halpert & Pam" and "Pam" (when unambiguous) are one subject of this fact
+        reps = cluster_names((subject_key(c) for c in members), ignore)
+        for c in members:
+            blocks[(reps[subject_key(c)], family)].append(c)
     drafts = []
     for (sk, family), members in blocks.items():
         rule = lex.predicate_rule(members[0].predicate)
-        name = _display_name(members, sk)
+        name = _most_common(c.subject or "" for c in members) or sk
         if rule.object_role != "identifies":
             drafts.append(_Draft(("fact", sk, family), rule.value_kind, f"{name} — {family}", members, {RULE_FACT}))
             continue
@@ -370,7 +439,7 @@ def group_claims(claims: Sequence[Claim], settings: ReconcileSettings) -> list[C
     quotes = [c for c in uniq if c.kind == "quote" and c.quote_text]
     remarks = [c for c in uniq if c.kind == "quote" and not c.quote_text]
     others = [c for c in uniq if c.kind != "quote"]
-    drafts = _quote_drafts(quotes, remarks, lex, settings) + _fact_drafts(others, lex)
+    drafts = _quote_drafts(quotes, remarks, lex, settings) + _fact_drafts(others, lex, settings)
     merged: dict[tuple[str, ...], _Draft] = {}
     for d in drafts:
         # two clusters with the same content key speak about the same thing: one group

@@ -74,8 +74,9 @@ def test_seed_remark_dating_is_a_conflict_with_evidence_from_both_documents() ->
     assert v.verdict == "conflict" and v.severity in ("medium", "high")
     assert {"000_8886242603610b56", "003_0a0e6922e87f18a4"} <= docs
     assert "January 2016" in v.explanation
-    # every position is kept: the remark report, the quote that carries its time, and the 2016 quote
-    assert len(v.positions) == 3 and set(v.positions) == set(v.claim_ids)
+    # every position is kept: the remark report, both pieces of the quoted statement (each carries the
+    # time in this case) and the 2016 quote
+    assert len(v.positions) == 4 and set(v.positions) == set(v.claim_ids)
 
 
 def test_every_verdict_names_its_sources_and_keeps_every_position() -> None:

@@ -20,9 +20,12 @@ _, GENERIC_CLAIMS, _ = load_case("generic.json")
 ALL = SEED_CLAIMS + GENERIC_CLAIMS
 
 
-def _q(cid: str, doc: str, speaker: str, text: str | None, **kw: object) -> Claim:
+def _q(cid: str, doc: str, speaker: str, text: str | None, start: int | None = None, **kw: object) -> Claim:
+    # unless a test places it, each claim stands far from every other (quotes close together are one statement)
+    at = start if start is not None else 10_000 * sum(map(ord, cid))
+    end = at + len(text or "x")
     return Claim(claim_id=cid, doc_id=doc, kind="quote", subject=speaker, predicate="remarked" if text is None else "said",
-                 object=None, sentence=text or "", start=0, end=1, raw_start=0, raw_end=1, extractor="test",
+                 object=None, sentence=text or "", start=at, end=end, raw_start=at, raw_end=end, extractor="test",
                  confidence=1.0, quote_text=text, **kw)  # type: ignore[arg-type]
 
 
@@ -93,6 +96,44 @@ def test_remark_without_venue_or_time_joins_only_an_unambiguous_group() -> None:
     assert not any(remark in g.claims for g in ambiguous)
 
 
+def test_pieces_of_one_statement_join_and_carry_its_time_to_the_other_sources() -> None:
+    """'"A," she said on the show. "B."': B alone is quoted elsewhere, A alone carries the time."""
+    a = _q("a", "d1", "Ann Vale", "we planted early this spring", start=100, venue="Morning Show", time_value="XXXX-03",
+           time_anchored=False)
+    b = _q("b", "d1", "Ann Vale", "the harvest was the best we have ever had in this valley", start=170,
+           venue="Morning Show")
+    c = _q("c", "d2", "Ann Vale", "the best harvest we have ever had in this valley", time_value="2019")
+    groups = group_claims([a, b, c], SETTINGS)
+    assert len(groups) == 1 and {a, b, c} <= set(groups[0].claims) and "fragment" in groups[0].rule
+    verdicts = {v.kind: v for v in compare_groups(groups, {}, SETTINGS)}
+    assert verdicts["time"].verdict == "conflict" and "March 2019" in verdicts["time"].explanation
+    # the piece only d1 quotes is no wording difference
+    assert verdicts["quote"].verdict == "conflict" and verdicts["quote"].severity == "low"
+    assert "planted" not in verdicts["quote"].explanation.split("parts of the statement")[0]
+
+
+def test_quotes_far_apart_or_in_different_acts_are_not_pieces_of_one_statement() -> None:
+    a = _q("a", "d1", "Ann Vale", "we planted early this spring", start=100)
+    far = _q("b", "d1", "Ann Vale", "the harvest was the best we have ever had", start=100 + 30 + 500)
+    assert group_claims([a, far], SETTINGS) == []
+    wrote = dataclasses.replace(_q("w", "d1", "Ann Vale", "the harvest was the best we have ever had", start=140),
+                                predicate="wrote")
+    assert group_claims([a, wrote], SETTINGS) == []
+
+
+def test_remark_joins_the_statement_quoted_right_after_it() -> None:
+    """'In March, Vale's comments made headlines. "A," she said.' The report belongs to that statement."""
+    remark = _q("r", "d1", "Ann Vale", None, start=10, time_value="XXXX-03", time_anchored=False)
+    a = _q("a", "d1", "Ann Vale", "the harvest was the best we have ever had in this valley", start=200)
+    b = _q("b", "d2", "Ann Vale", "best harvest we have ever had in this valley", time_value="2019")
+    other = _q("c", "d1", "Ann Vale", "taxes on grain should fall next spring for every farmer", start=5000)
+    other2 = _q("d", "d2", "Ann Vale", "taxes on grain should fall next spring")
+    groups = group_claims([remark, a, b, other, other2], SETTINGS)
+    holding = [g for g in groups if remark in g.claims]
+    assert len(holding) == 1 and a in holding[0].claims and other not in holding[0].claims
+    assert "remark:next-quote-of-speaker" in holding[0].rule
+
+
 def test_different_speakers_do_not_merge_on_a_shared_phrase() -> None:
     a = _q("a", "d1", "Ann Vale", "we were genuinely in love with the valley and its people")
     b = _q("b", "d2", "Bo Lind", "she said we were genuinely in love, which was taken out of context")
@@ -112,6 +153,8 @@ def test_same_words_from_different_speakers_form_one_group_with_a_speaker_confli
 def test_name_clustering_joins_a_short_name_only_when_unambiguous() -> None:
     assert cluster_names(["emily", "emily blunt"]) == {"emily": "emily blunt", "emily blunt": "emily blunt"}
     assert cluster_names(["emily", "emily blunt", "emily stone"])["emily"] == "emily"
+    pair = cluster_names(["jim and pam", "jim halpert pam beesly", "pam"], frozenset({"and"}))
+    assert pair["jim and pam"] == "jim halpert pam beesly" and pair["pam"] == "jim halpert pam beesly"
     reps = cluster_similar_names(["watch what happens live", "watch", "watch what wake up live"], 0.5)
     assert len(set(reps.values())) == 1
 
