@@ -57,7 +57,14 @@ def _timed(docs, refs, settings):
     return out, time.perf_counter() - t0
 
 
-def seed_gold(settings) -> None:
+def _show_misses(text: str, s) -> None:
+    for g in s.missed:
+        print(f"  MISS {g.kind:5} {g.certainty:6} {text[max(0, g.start - 30) : g.start]!r} [{g.garbled}] -> {g.correct!r}")
+    for e in s.wrong:
+        print(f"  FALSE {e.rule} {text[max(0, e.clean_start - 30) : e.clean_start]!r} [{e.original}] -> {e.replacement!r}")
+
+
+def seed_gold(settings, misses: bool = False) -> None:
     doc = raw_document(RAW / f"{SEEDS['001']}.txt")
     gold = load_gold(CASES / "gold_001.tsv", doc.clean_text)
     clean = [raw_document(RAW / f"{SEEDS[k]}.txt") for k in ("000", "003")]
@@ -72,6 +79,8 @@ def seed_gold(settings) -> None:
             t = Totals()
             t.add(s, len(doc.clean_text.encode()), secs)
             print(t.line(f"{label} [{name}]"), f" spin {r.spin_score:.2f}")
+            if misses and name == "words+quotes" and label.startswith("seed 001 hand gold, with"):
+                _show_misses(doc.clean_text, s)
         sure = [g for g in gold if g.certainty == "sure"]
         s = score(doc.clean_text, sure, r.edits, WORDS)
         print(f"{'   only items marked sure':<44} recall {s.recall:6.1%} ({s.fixed_words}/{s.gold_words})")
@@ -128,11 +137,12 @@ def ecb(settings, n: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ecb", type=int, default=60, help="ECB+ articles to spin (0 = skip)")
+    ap.add_argument("--misses", action="store_true", help="list seed-001 gold items missed and false edits")
     ap.add_argument("--runs", type=int, default=3, help="random seeds per clean seed")
     args = ap.parse_args()
     settings = load_settings().despin
     t0 = time.perf_counter()
-    seed_gold(settings)
+    seed_gold(settings, args.misses)
     spun_seeds(settings, args.runs)
     if args.ecb:
         ecb(settings, args.ecb)

@@ -28,11 +28,30 @@ class Reference:
     text: str
     tokens: tuple[Token, ...]
     words: tuple[int, ...]  # indexes of word tokens
+    low: tuple[str, ...]  # lower forms of the word tokens
 
     @staticmethod
-    def of(ref_id: str, text: str) -> Reference:
-        toks, _ = tokenize(text)
-        return Reference(ref_id, text, tuple(toks), tuple(k for k, t in enumerate(toks) if t.is_word))
+    def of(ref_id: str, text: str, toks: Sequence[Token] | None = None) -> Reference:
+        """A reference from a text, or from its tokens when the caller has them already."""
+        if toks is None:
+            toks, _ = tokenize(text)
+        words = tuple(k for k, t in enumerate(toks) if t.is_word)
+        return Reference(ref_id, text, tuple(toks), words, tuple(toks[k].lower for k in words))
+
+
+class ReferenceIndex:
+    """Word n-grams of all references of a batch, built once and shared by every document."""
+
+    def __init__(self, refs: Sequence[Reference], n: int, max_df: int) -> None:
+        self.refs = list(refs)
+        self.n = n
+        index: dict[tuple[str, ...], list[tuple[int, int]]] = defaultdict(list)
+        for r, ref in enumerate(self.refs):
+            low = ref.low
+            for p in range(len(low) - n + 1):
+                index[low[p : p + n]].append((r, p))
+        # an n-gram in many references is too common to say that a passage was copied
+        self.index = {g: hits for g, hits in index.items() if len(hits) <= max_df or len({r for r, _ in hits}) <= max_df}
 
 
 @dataclass(frozen=True)
@@ -64,15 +83,6 @@ def _squeeze(s: str) -> str:
     return "".join(ch for ch in s.lower() if ch.isalnum())
 
 
-def _ngram_index(refs: Sequence[Reference], n: int, max_df: int) -> dict[tuple[str, ...], list[tuple[int, int]]]:
-    index: dict[tuple[str, ...], list[tuple[int, int]]] = defaultdict(list)
-    for r, ref in enumerate(refs):
-        low = [ref.tokens[k].lower for k in ref.words]
-        for p in range(len(low) - n + 1):
-            index[tuple(low[p : p + n])].append((r, p))
-    return {g: hits for g, hits in index.items() if len({r for r, _ in hits}) <= max_df}
-
-
 def _passages(tokens: Sequence[Token], words: list[int], quotes_only: bool, min_len: int) -> list[tuple[int, int]]:
     """Runs of word positions (into ``words``) that form one quotation, or one sentence."""
     out = []
@@ -93,15 +103,18 @@ def _passages(tokens: Sequence[Token], words: list[int], quotes_only: bool, min_
 
 
 def align(
-    tokens: Sequence[Token], refs: Sequence[Reference], settings: DespinSettings
+    tokens: Sequence[Token], refs: ReferenceIndex, settings: DespinSettings, exclude: str = ""
 ) -> tuple[list[AlignedEdit], list[LearnedSub]]:
-    """Replacement proposals from reference passages that align with the document, and what they teach."""
-    if not refs:
+    """Replacement proposals from reference passages that align with the document, and what they teach.
+
+    ``exclude`` names a reference that is the document itself (never evidence for its own repair).
+    """
+    if not refs.refs:
         return [], []
     words = [k for k, t in enumerate(tokens) if t.is_word]
     low = [tokens[k].lower for k in words]
-    n = settings.align_ngram
-    index = _ngram_index(refs, n, settings.align_max_ngram_df)
+    n = refs.n
+    index = refs.index
     edits: dict[tuple[int, int], AlignedEdit] = {}
     learned: list[LearnedSub] = []
     slack = settings.align_slack
@@ -112,8 +125,10 @@ def align(
             for r, q in index.get(tuple(low[p : p + n]), ()):
                 starts.setdefault((r, q - (p - p0)), p)
         for (r, q0), _p in starts.items():
-            ref = refs[r]
-            rlow = [ref.tokens[k].lower for k in ref.words]
+            ref = refs.refs[r]
+            if ref.ref_id == exclude:
+                continue
+            rlow = ref.low
             b0, b1 = max(0, q0 - slack), min(len(rlow), q0 + (p1 - p0) + slack)
             sm = SequenceMatcher(None, low[p0:p1], rlow[b0:b1], autojunk=False)
             matched = sum(b.size for b in sm.get_matching_blocks())

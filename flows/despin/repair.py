@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from flows import records
-from flows.despin.align import Reference, align
+from flows.despin.align import Reference, ReferenceIndex, align
 from flows.despin.detect import (
     APOSTROPHE_DAMAGE,
     Match,
@@ -99,7 +99,11 @@ def _title_line(text: str, start: int, settings: DespinSettings) -> bool:
     """Whether the line holding ``start`` is a headline: no final stop and mostly capitalised words."""
     lo = text.rfind("\n", 0, start) + 1
     hi = text.find("\n", start)
-    line = text[lo : hi if hi >= 0 else len(text)].strip()
+    return _is_title(text[lo : hi if hi >= 0 else len(text)].strip(), settings)
+
+
+@lru_cache(maxsize=4096)
+def _is_title(line: str, settings: DespinSettings) -> bool:
     words = [w for w in line.split() if w[:1].isalpha() and len(w) >= settings.title_min_word_len]
     if not words or line[-1:] in ".!:,\"”" or len(line.split()) > settings.title_max_words:
         return False
@@ -451,8 +455,12 @@ def _resolve(cands: list[Candidate], settings: DespinSettings) -> list[Candidate
     ranked = sorted(cands, key=lambda c: (-_PRIORITY[c.kind], -c.confidence, c.start - c.end))
     taken: list[Candidate] = []
     spans: list[tuple[int, int]] = []
+    busy = bytearray(max((c.end for c in cands), default=0) + 1)  # characters already edited
     for c in ranked:
-        if any(c.start < e and s < c.end for s, e in spans):
+        if c.start < c.end:
+            if busy.find(1, c.start, c.end) >= 0:
+                continue
+        elif any(s < c.start < e for s, e in spans):
             continue
         if c.replacement == "" and c.start == c.end:
             continue
@@ -461,6 +469,7 @@ def _resolve(cands: list[Candidate], settings: DespinSettings) -> list[Candidate
                           min(1.0, c.confidence + settings.agree_bonus))
         taken.append(c)
         spans.append((c.start, c.end))
+        busy[c.start : c.end] = b"\x01" * (c.end - c.start)
     return sorted(taken, key=lambda c: c.start)
 
 
@@ -497,7 +506,7 @@ def _passthrough(
 def _repair_one(
     doc: records.CleanDocument,
     analysed: tuple,
-    refs: Sequence[Reference],
+    refs: ReferenceIndex,
     model: BigramModel,
     names: Names,
     function_words: frozenset[str],
@@ -512,7 +521,7 @@ def _repair_one(
     cands += _splice_candidates(text, tokens, settings)
     ent, learned_words = _entity_candidates(text, tokens, names, function_words, settings)
     cands += ent
-    aligned, learned_subs = align(tokens, refs, settings)
+    aligned, learned_subs = align(tokens, refs, settings, exclude=doc.doc.doc_id)
     for a in aligned:
         cands.append(
             Candidate(
@@ -570,23 +579,24 @@ def repair_documents(
     """Score every document; repair the spun ones using the clean ones and ``references`` as evidence."""
     analysed = [_analyse(d.clean_text, settings) for d in docs]
     clean_refs = [
-        Reference.of(d.doc.doc_id, d.clean_text)
+        Reference.of(d.doc.doc_id, d.clean_text, a[0])
         for d, a in zip(docs, analysed, strict=True)
         if a[4] < settings.spun_threshold
     ]
     refs = clean_refs + [Reference.of(f"reference:{k}", t) for k, t in enumerate(references)]
-    model = names = function_words = None
+    model = names = function_words = index = None
     out = []
     for d, a in zip(docs, analysed, strict=True):
         if a[4] < settings.spun_threshold:
             out.append(_passthrough(d, a[4], a[5], settings))
             continue
         if model is None:
+            # built once per batch: every spun document is aligned against the same references
             function_words = _function_words(settings)
             model = BigramModel(refs, settings.lm_smoothing)
             names = Names.of(refs, function_words)
-        own = [r for r in refs if r.ref_id != d.doc.doc_id]
-        out.append(_repair_one(d, a, own, model, names, function_words, settings))  # type: ignore[arg-type]
+            index = ReferenceIndex(refs, settings.align_ngram, settings.align_max_ngram_df)
+        out.append(_repair_one(d, a, index, model, names, function_words, settings))  # type: ignore[arg-type]
     return out
 
 
