@@ -14,13 +14,16 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from flows.extract.entities import Candidate
+from flows.extract.entities import Candidate, cues
 from flows.extract.sentences import Layout
 from flows.records import Claim, Entity, RepairedDocument, Timex
 
 PRONOUN_GENDER = {"he": "m", "him": "m", "his": "m", "she": "f", "her": "f", "hers": "f"}
 PLURAL_PRONOUNS = frozenset(("they", "them", "their"))
 _PRONOUN_AFTER = re.compile(r"\b(he|him|his|she|her|hers)\b", re.IGNORECASE)
+_WORDS_BEFORE = re.compile(r"[A-Za-z][\w'\u2019.-]*|[.!?:;,\u2014\u2013\"\u201c\u201d(]")
+# words after which a name still opens a clause (so it is a subject, not an object)
+_CLAUSE_OPENERS = frozenset(("and", "but", "while", "when", "as", "after", "before", "because", "then", "so", "that", "although", "though", "whereas", "where", "if", "since", "until", "once", "also"))
 
 
 @dataclass
@@ -33,6 +36,7 @@ class DocContext:
     mentions: Sequence[Candidate]
     entities: dict[str, Entity]
     timexes: Sequence[Timex]
+    pronoun_lookback: int = 3
     quote_spans: list[tuple[int, int]] = field(default_factory=list)
     _starts: list[int] = field(default_factory=list)
     _gender: dict[str, str] = field(default_factory=dict)
@@ -66,16 +70,37 @@ class DocContext:
     def in_quote(self, pos: int) -> bool:
         return any(a <= pos < b for a, b in self.quote_spans)
 
+    def subject_like(self, m: Candidate) -> bool:
+        """True when a mention stands where a clause's subject stands: not right after a preposition or verb."""
+        words = _WORDS_BEFORE.findall(self.text, max(0, m.start - 60), m.start)
+        # "writer Lee Kirk", "spokesman John Smith": look past a role noun to the word before it
+        while words and words[-1].lower() in cues().roles:
+            words.pop()
+        if not words:
+            return True
+        w = words[-1]
+        return not w[0].islower() or w in _CLAUSE_OPENERS
+
     def _genders(self) -> dict[str, str]:
-        """Gender of each person entity from the pronouns that follow its mentions most often."""
+        """Gender of each person entity: titles and role nouns ("Mrs.", "actress") before its mentions, else
+        the he/she pronouns after its subject-position mentions in the same sentence, by majority."""
         votes: dict[str, Counter] = {}
+        gender_cues = cues().gender
         persons = [m for m in self.mentions if self.entities[m.entity_id].type == "PERSON"]
+        sentences = self.layout.sentences
         for k, m in enumerate(persons):
+            prev = _WORDS_BEFORE.findall(self.text, max(0, m.start - 30), m.start)
+            if prev and (prev[-1] in gender_cues or prev[-1].lower() in gender_cues):
+                g = gender_cues.get(prev[-1]) or gender_cues[prev[-1].lower()]
+                votes.setdefault(m.entity_id, Counter())[g] += 3
+            if not self.subject_like(m) or self.in_quote(m.start):
+                continue
             stop = persons[k + 1].start if k + 1 < len(persons) else len(self.text)
-            s = self.layout.sentences[self.layout.sentence_at(m.start)] if self.layout.sentences else None
-            stop = min(stop, s.end if s else stop)
+            if sentences:
+                stop = min(stop, sentences[self.layout.sentence_at(m.start)].end)
             for p in _PRONOUN_AFTER.finditer(self.text, m.end, stop):
-                votes.setdefault(m.entity_id, Counter())[PRONOUN_GENDER[p.group(1).lower()]] += 1
+                if not self.in_quote(p.start()):
+                    votes.setdefault(m.entity_id, Counter())[PRONOUN_GENDER[p.group(1).lower()]] += 1
         out = {}
         for eid, c in votes.items():
             (g, n), *rest = c.most_common()
@@ -83,18 +108,38 @@ class DocContext:
                 out[eid] = g
         return out
 
-    def resolve_pronoun(self, pronoun: str, pos: int) -> Candidate | None:
-        """The most recent person mention before ``pos`` (outside quotes) a he/she pronoun can refer to."""
+    def gender_fits(self, m: Candidate, pronoun: str) -> bool:
+        """True unless the mention's known gender contradicts a he/she pronoun."""
         want = PRONOUN_GENDER.get(pronoun.lower())
+        g = self._gender.get(m.entity_id)
+        return want is None or g is None or g == want
+
+    def resolve_pronoun(self, pronoun: str, pos: int) -> Candidate | None:
+        """The person a he/she pronoun at ``pos`` refers to: among person mentions (outside quotes) in its
+        sentence and the few before it, a known gender match first, then a clause subject, then the nearest;
+        with none there, the nearest gender-compatible person before it."""
+        want = PRONOUN_GENDER.get(pronoun.lower())
+        lo = 0
+        if self.layout.sentences:
+            lo = self.layout.sentences[max(0, self.layout.sentence_at(pos) - self.pronoun_lookback)].start
+        best: tuple[tuple[int, int, int], Candidate] | None = None
         i = bisect.bisect_left(self._starts, pos) - 1
         while i >= 0:
             m = self.mentions[i]
-            if self.entities[m.entity_id].type == "PERSON" and not self.in_quote(m.start):
-                g = self._gender.get(m.entity_id)
-                if want is None or g is None or g == want:
-                    return m
             i -= 1
-        return None
+            if self.entities[m.entity_id].type != "PERSON" or self.in_quote(m.start):
+                continue
+            g = self._gender.get(m.entity_id)
+            if want is not None and g is not None and g != want:
+                continue
+            if m.start < lo:
+                if best is None:
+                    return m
+                break
+            rank = (0 if want is not None and g == want else 1, 0 if self.subject_like(m) else 1, -m.start)
+            if best is None or rank < best[0]:
+                best = (rank, m)
+        return best[1] if best else None
 
     def recent_persons(self, pos: int, limit_sentences: int) -> list[Candidate]:
         """Distinct persons mentioned (outside quotes) in the sentence before ``pos`` and up to N before it."""
@@ -127,9 +172,11 @@ class DocContext:
         return self.text[min(s0.start, a) : max(s1.end, b)]
 
 
-def claim_id(doc_id: str, kind: str, predicate: str, start: int, end: int) -> str:
-    """Deterministic claim id: sha1 of doc, kind, predicate and span, first 16 hex digits."""
-    return hashlib.sha1(f"{doc_id}\t{kind}\t{predicate}\t{start}\t{end}".encode()).hexdigest()[:16]
+def claim_id(doc_id: str, kind: str, predicate: str, start: int, end: int, subject_id: str = "") -> str:
+    """Deterministic claim id: sha1 of doc, kind, predicate, span (and subject, which tells apart the claims
+    "they both married" makes about each person over one span), first 16 hex digits."""
+    key = f"{doc_id}\t{kind}\t{predicate}\t{start}\t{end}" + (f"\t{subject_id}" if subject_id else "")
+    return hashlib.sha1(key.encode()).hexdigest()[:16]
 
 
 def make_claim(
@@ -168,7 +215,7 @@ def make_claim(
     extra.setdefault("subject", None)
     extra.setdefault("object", None)
     return Claim(
-        claim_id=claim_id(ctx.doc.doc_id, kind, predicate, start, end),
+        claim_id=claim_id(ctx.doc.doc_id, kind, predicate, start, end, str(extra.get("subject_entity_id") or "")),
         doc_id=ctx.doc.doc_id,
         kind=kind,
         predicate=predicate,

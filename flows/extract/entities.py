@@ -29,7 +29,8 @@ APOS = "'\u2019\""  # the straight double quote stands in for a damaged apostrop
 _JOIN = r"(?:[ \u00a0](?:of|the|de|van|von|da|del|du|la|le|bin|al)[ \u00a0]|[ \u00a0]|-)"
 _POSS = re.compile(r"[" + APOS + r"]s$")
 _QUOTED = re.compile(r"(?<![A-Za-z])[\"\u201c'\u2018]([A-Z0-9][^\"\u201c\u201d\u2018\u2019\n]{0,80}?)[,.!?]?[\"\u201d'\u2019](?![A-Za-z])")
-_INITIAL_BEFORE = re.compile(r"(?:^|[.!?:;\u2026]\s*[\"\u201d\u2019')\]]*\s*|\n\s*|[\"\u201c\u2018(]\s*)$")
+# a capital after these opens a sentence (a bracket does not: "Jim (John Smith)" shows "John" as a name)
+_INITIAL_BEFORE = re.compile(r"(?:^|[.!?:;\u2026]\s*[\"\u201d\u2019')\]]*\s*|\n\s*|[\"\u201c\u2018]\s*)$")
 
 
 @lru_cache(maxsize=1)
@@ -56,13 +57,14 @@ class Cues:
     places: frozenset[str]
     stop: frozenset[str]
     speech: frozenset[str]
+    gender: dict[str, str]  # title (as written) or role noun (lowercase) -> "f" | "m"
 
 
 @lru_cache(maxsize=1)
 def cues() -> Cues:
     """Entity cue lexicons from rules/extract (loaded once)."""
     req = ("source", "example")
-    person = load_table("extract/person_cues.tsv", ("kind", "word", *req))
+    person = load_table("extract/person_cues.tsv", ("kind", "word", "gender", *req))
     types = load_table("extract/type_cues.tsv", ("position", "word", "type", *req))
     outlets = load_table("extract/outlet_cues.tsv", ("kind", "cue", *req))
     return Cues(
@@ -76,6 +78,7 @@ def cues() -> Cues:
         places=frozenset(r["name"] for r in load_table("extract/places.tsv", ("name", "kind", *req))),
         stop=frozenset(r["word"] for r in load_table("extract/stop_caps.tsv", ("word", *req))),
         speech=frozenset(r["form"] for r in load_table("extract/speech_verbs.tsv", ("form", "predicate", *req))),
+        gender={(r["word"] if r["kind"] == "title" else r["word"].lower()): r["gender"] for r in person if r["gender"]},
     )
 
 

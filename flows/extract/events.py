@@ -26,14 +26,23 @@ _PRONOUN = re.compile(r"\b(he|she|it|they)\b", re.IGNORECASE)
 _PLURAL = re.compile(r"\b(?:they both|both (?:of them|actors|stars|men|women)|both|the pair|the two|the couple|the actors|the duo|they)\s*$", re.IGNORECASE)
 _WORK_NP = re.compile(r"\b(?:the|its|this) (?:\w+ )?(?:show|series|sitcom|version|film|movie|book|play|album)\s*$", re.IGNORECASE)
 _SUBJECT_TYPES = ("PERSON", "ORG", "WORK", "OTHER", "OUTLET", "EVENT")
+# words that end a verb's direct object slot: prepositions and conjunctions
+_NOT_BETWEEN = frozenset(
+    ["at", "in", "on", "from", "for", "during", "after", "before", "since", "by", "near", "through", "into", "over", "about", "with", "without", "of", "to", "while", "when", "and", "but", "or", "as", "than"]
+)
+_ON = re.compile(r"[^.;!?]{0,60}?\bon\s+(?:the\s+)?")
+_IN_AT = re.compile(r"[^.;!?]{0,40}?\b(?:in|at)\s+")
+_RECIPROCAL_BLOCK = re.compile(r"\bboth\b|\beach\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
 class Predicate:
-    predicate: str
+    predicates: tuple[str, ...]
     kind: str
     slot: str
     confidence: float
+    reciprocal: bool
+    object_from: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -51,11 +60,17 @@ class Lexicon:
 def lexicon() -> Lexicon:
     """The predicate lexicon as one alternation (group gN = row N) plus modality and count cues."""
     req = ("source", "example")
-    rows = load_table("extract/predicates.tsv", ("pattern", "predicate", "kind", "slot", "confidence", *req))
+    rows = load_table("extract/predicates.tsv", ("pattern", "predicate", "kind", "slot", "confidence", "reciprocal", "object_from", *req))
     master = re.compile(
         r"\b(?:" + "|".join(f"(?P<g{i}>{r['pattern']})" for i, r in enumerate(rows)) + r")\b", re.IGNORECASE
     )
-    preds = tuple(Predicate(r["predicate"], r["kind"], r["slot"], float(r["confidence"])) for r in rows)
+    preds = tuple(
+        Predicate(
+            tuple(r["predicate"].split("+")), r["kind"], r["slot"], float(r["confidence"]), r["reciprocal"] == "yes",
+            frozenset(x for x in r["object_from"].split(",") if x),
+        )  # fmt: skip
+        for r in rows
+    )
     mod = load_table("extract/modality_cues.tsv", ("cue", "modality", "scope", *req))
     hedges = "|".join(r["cue"] for r in mod if r["modality"] == "hedged" and r["scope"] == "sentence")
     neg = "|".join(r["cue"] for r in mod if r["modality"] == "denied" and r["scope"] == "before")
@@ -185,6 +200,19 @@ def _after_mention(ctx: DocContext, vb: int, ce: int, gap: int, types: Iterable[
     return None
 
 
+def _direct_mention(ctx: DocContext, vb: int, ce: int, types: Iterable[str]) -> Candidate | None:
+    """The name right after a verb phrase: at most a few determiners, adjectives or role nouns between,
+    never a preposition or punctuation ("wed writer Lee Kirk", not "married at George Clooney's home")."""
+    for m in ctx.mentions_in(vb, ce):
+        words = ctx.text[vb : m.start].split()
+        if len(words) > 3 or any(not w.isalpha() or not w.islower() or w in _NOT_BETWEEN for w in words):
+            return None
+        if ctx.entity(m).type in types:
+            return m
+        return None
+    return None
+
+
 def _modality(lex: Lexicon, sentence: str, before: str) -> tuple[str, bool]:
     if lex.negations.search(before):
         return "denied", False
@@ -205,65 +233,79 @@ def extract_events(ctx: DocContext, settings: ExtractSettings) -> list[Claim]:
         if text[s.start : s.end].rstrip("\"\u201d' ").endswith("?"):
             continue
         for m in lex.master.finditer(text, s.start, s.end):
-            if ctx.in_quote(m.start()):
+            if ctx.in_quote(m.start()) or not m.lastgroup:
                 continue
-            pred = lex.predicates[int(m.lastgroup[1:])] if m.lastgroup else None
-            if pred is None:
-                continue
+            pred = lex.predicates[int(m.lastgroup[1:])]
             va, vb = m.span()
             ca, ce = _clause(ctx, s.start, s.end, va, vb)
             subjects, how = _subjects(ctx, ca, va, plural, settings)
             if not subjects:
                 continue
-            obj = place = None
-            if pred.slot == "object":
-                obj = _after_mention(ctx, vb, ce, settings.clause_gap_chars, _SUBJECT_TYPES + ("PLACE",))
-            if pred.slot == "place" or pred.slot == "object":
-                pm = re.compile(r"\s+(?:in|at)\s+").match(text, vb) if pred.slot == "object" else None
-                if pred.slot == "place" or pm:
-                    place = _after_mention(ctx, vb, ce, settings.clause_gap_chars, ("PLACE", "OTHER", "ORG"))
-                    if pred.slot == "object" and place is not None and obj is not None and obj.start == place.start:
-                        obj = None if ctx.entity(place).type == "PLACE" else obj
-                        place = place if obj is None else None
-            if place is None:
-                pm2 = re.compile(r".{0,40}?\bin\s+").match(text, vb, ce)
-                if pm2:
-                    c = ctx.mention_at(pm2.end())
-                    place = c if c is not None and ctx.entity(c).type == "PLACE" else None
+            obj, place = _slots(ctx, pred, vb, ce)
             time = ctx.time_near(ca, ce, va) or ctx.time_near(s.start, s.end, va)
             modality, polarity = _modality(lex, text[s.start : s.end], text[ca:va] + " " + text[va:vb])
-            if pred.predicate == "dated" and len(subjects) == 2:
-                pairs = [(subjects[0], subjects[1])]
+            if (
+                pred.reciprocal and obj is None and len(subjects) == 2 and how == "mention"
+                and not _RECIPROCAL_BLOCK.search(text, ca, min(ce, vb + 12))
+                and not re.match(r"\s+(?:to|with)\b", text[vb : vb + 6]) and not re.search(r"\b(?:to|with)$", m.group(0))
+            ):  # fmt: skip
+                pairs = [(subjects[0], subjects[1])]  # "X and Y got married": X married Y
             else:
                 pairs = [(sub, obj) for sub in subjects]
             for sub, o in pairs:
                 if o is not None and o.entity_id == sub.entity_id:
                     o = None
-                key = (pred.predicate, sub.entity_id, si)
-                if key in seen:
-                    continue
-                seen.add(key)
-                plural.add(sub)
-                a = va if how == "plural" else min(sub.start, va)
-                b = max(vb, o.end if o else vb, place.end if place else vb)
-                out.append(
-                    make_claim(
-                        ctx,
-                        pred.kind,
-                        pred.predicate,
-                        a,
-                        b,
-                        f"events.lexicon:{how}",
+                for name in pred.predicates:
+                    key = (name, sub.entity_id, si)
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    plural.add(sub)
+                    a = va if how == "plural" else min(sub.start, va)
+                    b = max(vb, o.end if o else vb, place.end if place else vb)
+                    claim = make_claim(
+                        ctx, pred.kind, name, a, b, f"events.lexicon:{how}",
                         pred.confidence * (settings.plural_confidence_factor if how in ("plural", "pronoun") else 1.0),
-                        subject=sub,
-                        obj=o,
-                        time=time,
-                        place=ctx.entity(place).name if place else None,
-                        modality=modality,
-                        polarity=polarity,
-                    )
-                )
+                        subject=sub, obj=o, time=time, place=ctx.entity(place).name if place else None,
+                        modality=modality, polarity=polarity,
+                    )  # fmt: skip
+                    if o is None and pred.object_from and how in ("plural", "pronoun") and si > 0:
+                        claim = _inherit_object(ctx, claim, out, ctx.layout.sentences[si - 1], pred.object_from)
+                    out.append(claim)
     return out
+
+
+def _slots(ctx: DocContext, pred: Predicate, vb: int, ce: int) -> tuple[Candidate | None, Candidate | None]:
+    """Object and place of a predicate whose phrase ends at ``vb`` in a clause ending at ``ce``."""
+    text = ctx.text
+    obj = place = None
+    if pred.slot == "object":
+        obj = _direct_mention(ctx, vb, ce, _SUBJECT_TYPES + ("PLACE",))
+        if obj is not None and ctx.entity(obj).type == "PLACE":
+            obj, place = None, obj
+    elif pred.slot == "place":
+        # the place follows the phrase ("raised in Boston"), not some later "in" ("born in increased in Boston")
+        place = _direct_mention(ctx, vb, ce, ("PLACE", "OTHER", "ORG"))
+    elif pred.slot == "on":
+        m = _ON.match(text, vb, ce)
+        c = ctx.mention_at(m.end()) if m else None
+        obj = c if c is not None and ctx.entity(c).type in ("OUTLET", "ORG", "OTHER") else None
+    if place is None and pred.slot != "place":
+        m = _IN_AT.match(text, vb, ce)
+        if m:
+            place = _after_mention(ctx, m.end(), ce, 25, ("PLACE",))
+    return obj, place
+
+
+def _inherit_object(ctx: DocContext, claim: Claim, out: list[Claim], prev, preds: frozenset[str]) -> Claim:
+    """A subject-only claim ("they both got married") takes the object of the same subject's claim in the
+    previous sentence ("A met B in 2008"), when that claim's predicate leads to this one."""
+    for c in reversed(out):
+        if prev.start <= c.start < prev.end and c.subject_entity_id == claim.subject_entity_id and c.predicate in preds and c.object:
+            return replace(
+                claim, object=c.object, object_entity_id=c.object_entity_id, extractor=claim.extractor + "+object_from_previous",
+            )  # fmt: skip
+    return claim
 
 
 def find_roles(text: str, cands: list[Candidate], persons: set[str]) -> list[tuple[Candidate, Candidate, int, int]]:
@@ -294,10 +336,11 @@ def extract_facts(ctx: DocContext, roles: list[tuple[Candidate, Candidate, int, 
     out: list[Claim] = []
     for actor, ch, a, b in roles:
         out.append(make_claim(ctx, "fact", "plays", a, b, "facts.plays", settings.fact_confidence, subject=actor, obj=ch))
+    owners: dict[str, list[Candidate]] = {}  # noun -> owners of the last "first <noun>" claim
     for s in ctx.layout.sentences:
         if text[s.start : s.end].rstrip("\"\u201d' ").endswith("?"):
             continue
-        out += _firsts(ctx, s.start, s.end, settings)
+        out += _firsts(ctx, s.start, s.end, owners, settings)
         for m in lex.count_re.finditer(text, s.start, s.end):
             if ctx.in_quote(m.start()):
                 continue
@@ -320,23 +363,30 @@ def extract_facts(ctx: DocContext, roles: list[tuple[Candidate, Candidate, int, 
     return out
 
 
-_FIRST = re.compile(r"[" + APOS + r"]s\s+(?:very\s+)?first\s+(?:actual\s+|real\s+|official\s+|on-screen\s+)?(?P<noun>[a-z]+)\s+(?:was|is|came|happened|took place)\s+(?:at|in|on|during)\s+")
+_FIRST = re.compile(r"(?:[" + APOS + r"]s|\b(?P<pron>[Tt]heir|[Hh]is|[Hh]er))\s+(?:very\s+)?first\s+(?:actual\s+|real\s+|official\s+|on-screen\s+)?(?P<noun>[a-z]+)\s+(?:was|is|came|happened|took place)\s+(?:at|in|on|during)\s+")
 _FIRST_REV = re.compile(r"\s+(?:was|is)\s+(?:(?P<pron>their|his|her)|(?P<poss>\S.{0,60}?)[" + APOS + r"]s)\s+(?:very\s+)?first\s+(?P<noun>[a-z]+)\b")
 
 
-def _firsts(ctx: DocContext, a: int, b: int, settings: ExtractSettings) -> list[Claim]:
-    """"X's first kiss was at Y" and "Y was X's first kiss": predicate first:<noun>, object Y."""
+def _firsts(ctx: DocContext, a: int, b: int, owners: dict[str, list[Candidate]], settings: ExtractSettings) -> list[Claim]:
+    """"X's first kiss was at Y", "their first kiss was in Y" (their = the owners of the last first kiss
+    named) and "Y was X's first kiss": predicate first:<noun>, object Y."""
     text = ctx.text
     out = []
     for m in _FIRST.finditer(text, a, b):
         if ctx.in_quote(m.start()):
             continue
-        owner = [c for c in ctx.mentions_in(a, m.start() + 1) if c.end == m.start()]
-        subs = _coordinated(ctx, owner[-1]) if owner else []
+        noun = m.group("noun")
+        if m.group("pron"):
+            p = m.group("pron").lower()
+            subs = owners.get(noun, []) if p == "their" else [r for r in [ctx.resolve_pronoun(p, m.start())] if r]
+        else:
+            owner = [c for c in ctx.mentions_in(a, m.start() + 1) if c.end == m.start()]
+            subs = _coordinated(ctx, owner[-1]) if owner else []
         obj = _obj_after(ctx, m.end(), b)
-        if obj is None:
+        if obj is None or not subs:
             continue
-        out += _first_claims(ctx, subs, m.group("noun"), obj, min([c.start for c in subs] + [m.start()]), obj.end, settings)
+        owners[noun] = subs
+        out += _first_claims(ctx, subs, noun, obj, min([c.start for c in subs if a <= c.start < m.start()] + [m.start()]), obj.end, settings)
     for m in _FIRST_REV.finditer(text, a, b):
         obj = [c for c in ctx.mentions_in(a, m.start() + 2) if c.end in (m.start(), m.start() - 1)]
         if not obj:

@@ -22,6 +22,12 @@ from flows.settings import ExtractSettings
 
 _MARKS = re.compile(r"[\"\u201c\u201d]+")
 _OPEN_ONLY = "\u201c"
+_CLAUSE_SUBJECT = re.compile(r"(?:I|he|she|it|they|we|you|there|his|her|their|its|the|a|an|[A-Z][\w'\u2019-]*)\b")
+_NEXT_QUOTE = re.compile(r"\s*[,:]\s*[\"\u201c]")
+# a single quote mark opening a nested quotation (after a space, bracket or dash, before a letter) and one
+# closing it (after a letter or punctuation, before a non-letter); apostrophes sit between letters
+_NESTED_OPEN = re.compile(r"(?:(?<=[\s(\u2014\u2013-])|^)['\u2018](?=[A-Za-z])")
+_NESTED_CLOSE = re.compile(r"(?<=[\w.,!?\u2026])['\u2019](?![A-Za-z])")
 _CLOSE_ONLY = "\u201d"
 _SPEAKER = r"(?P<spk>(?:[A-Z][\w.'\u2019\-]*(?:[ \u00a0](?:[A-Z][\w.'\u2019\-]*|of|the)){0,5})|[Hh]e|[Ss]he|[Tt]hey|[Hh]er [a-z]+|[Hh]is [a-z]+|(?:[Tt]he|[Aa]n?) [a-z]+(?: [a-z]+)?)"
 _ADVERBS = r"(?:(?:also|later|then|once|previously|recently|finally|simply|has|had|have|was|once|\w+ly)\s+){0,2}"
@@ -30,6 +36,7 @@ _ADVERBS = r"(?:(?:also|later|then|once|previously|recently|finally|simply|has|h
 @dataclass(frozen=True)
 class Lexicon:
     verbs: dict[str, tuple[str, str, bool]]  # form -> (predicate, modality, takes_object)
+    indirect: dict[str, str]  # form -> yes | that | no: whether it introduces speech without quote marks
     verb_alt: str
     venues: tuple[tuple[re.Pattern[str], str], ...]
     remark_alt: str
@@ -40,6 +47,7 @@ class Lexicon:
     indirect_re: re.Pattern[str]
     outlet_re: re.Pattern[str]
     remark_re: re.Pattern[str]
+    nested_re: re.Pattern[str]
 
 
 @lru_cache(maxsize=1)
@@ -48,8 +56,9 @@ def lexicon() -> Lexicon:
     req = ("source", "example")
     verbs = {
         r["form"]: (r["predicate"], r["modality"], r["takes_object"] == "yes")
-        for r in load_table("extract/speech_verbs.tsv", ("form", "predicate", "modality", "takes_object", *req))
+        for r in load_table("extract/speech_verbs.tsv", ("form", "predicate", "modality", "takes_object", "indirect", *req))
     }
+    indirect = {r["form"]: r["indirect"] for r in load_table("extract/speech_verbs.tsv", ("form", "indirect", *req))}
     alt = "|".join(sorted(map(re.escape, verbs), key=len, reverse=True))
     venues = tuple(
         (re.compile(rf"\b{r['pattern']}\s+", re.IGNORECASE), r["kind"])
@@ -58,6 +67,7 @@ def lexicon() -> Lexicon:
     remark = "|".join(re.escape(r["noun"]) for r in load_table("extract/remark_nouns.tsv", ("noun", *req)))
     return Lexicon(
         verbs=verbs,
+        indirect=indirect,
         verb_alt=alt,
         venues=venues,
         remark_alt=remark,
@@ -67,6 +77,7 @@ def lexicon() -> Lexicon:
         colon_re=re.compile(rf"{_SPEAKER}\s*[:\u2014\u2013]\s*$"),
         indirect_re=re.compile(rf"{_SPEAKER}\s+{_ADVERBS}(?P<verb>{alt})\b(?P<obj>\s+[A-Z][\w'\u2019]*(?:\s[A-Z][\w'\u2019]*)*)?(?P<that>\s+that)?\s+(?P<clause>[^\"\u201c\u201d]+)"),
         outlet_re=re.compile(r"\b(?:[Aa]ccording to|told|telling|tells|in an interview with|[Ff]ollow to)\s+"),
+        nested_re=re.compile(rf"(?P<spk>\bI|\b[Hh]e|\b[Ss]he|\b[Tt]hey|[A-Z][\w.'\u2019\-]*(?:[ \u00a0][A-Z][\w.'\u2019\-]*){{0,3}})\s+(?:[a-z]+\s+){{0,6}}?(?P<verb>{alt})[,:]?\s*$"),
         remark_re=re.compile(rf"(?P<spk>[A-Z][\w\-]*(?:\s[A-Z][\w\-]*)*)['\u2019\"]s\s+(?:[a-z]+\s+){{0,2}}?(?P<noun>{remark})\b"),
     )
 
@@ -166,8 +177,13 @@ def _attribute(text: str, masked: str, ctx: DocContext, quotes: list[Quote], lex
         last_para = ctx.layout.paragraphs[ctx.layout.sentences[ctx.layout.sentence_at(q.close - 1)].para]
         nxt = quotes[i + 1].open if i + 1 < len(quotes) and quotes[i + 1].para == q.para else last_para[1]
         after = masked[q.close : min(nxt, q.close + 200)]
+        ended = _quote_text(text, q).endswith(".")
         for rx, rule in ((lex.after_re, "after"), (lex.after_inv_re, "after_inverted")):
             m = rx.match(after)
+            # a quote closed by its own full stop is not attributed by the words after it when they
+            # introduce the next quote ("...end." She said, "Next ...")
+            if m and ended and _NEXT_QUOTE.match(after, m.end()):
+                continue
             if m and m.group("spk").split()[0].lower() not in ("the", "a", "an") or (m and rule == "after"):
                 spk = _speaker(ctx, m, q.close)
                 if spk is not None:
@@ -269,51 +285,114 @@ def _venue(text: str, masked: str, ctx: DocContext, a: int, b: int, lex: Lexicon
     return (best[1], best[2]) if best else (None, None)
 
 
+def _is_title(ctx: DocContext, text: str, q: Quote) -> bool:
+    """A quoted name of a work ("The Actor's Life: A Survival Guide"): a title, not words someone said."""
+    if len(q.parts) != 1:
+        return False
+    x, y = q.parts[0]
+    body = text[x:y].strip().rstrip(",.!?").strip()
+    return any(ctx.entity(c).type == "WORK" and c.text == body for c in ctx.mentions_in(x, y))
+
+
+def _split_groups(text: str, quotes: list[Quote]) -> list[list[Quote]]:
+    """Attributed quotes, with the parts of one quotation split by its attribution ("A," she said, "B") joined."""
+    groups: list[list[Quote]] = []
+    for q in quotes:
+        if q.speaker is None:
+            continue
+        if groups:
+            last = groups[-1][-1]
+            comma = text[last.parts[-1][0] : last.parts[-1][1]].rstrip().endswith(",") or text[last.close : last.close + 2].lstrip().startswith(",")
+            if comma and last.para == q.para and last.speaker is not None and last.speaker.entity_id == q.speaker.entity_id:
+                groups[-1].append(q)
+                continue
+        groups.append([q])
+    return groups
+
+
+def _quote_claim(ctx: DocContext, text: str, masked: str, group: list[Quote], lex: Lexicon, settings: ExtractSettings) -> Claim | None:
+    """One quote claim from the parts of one quotation."""
+    layout = ctx.layout
+    body = " ".join(_quote_text(text, q) for q in group)
+    if len(re.findall(r"\w+", body)) < settings.min_quote_words:
+        return None
+    named = [q for q in group if q.rule != "continuation"] or group
+    head = named[0]
+    spans = [(q.open, q.close) for q in group] + [q.attr for q in group if q.attr]
+    a, b = min(x for x, _ in spans), max(y for _, y in spans)
+    pa = layout.paragraphs[group[0].para][0]
+    ctx_end = layout.sentences[layout.sentence_at(b - 1)].end if layout.sentences else b
+    predicate, modality, _obj = lex.verbs.get(head.verb, ("said", "asserted", False))
+    venue, _ = _venue(text, masked, ctx, pa, ctx_end, lex)
+    outlet = _outlet(masked, ctx, pa, ctx_end, lex)
+    s0 = layout.sentences[layout.sentence_at(a)].start if layout.sentences else a
+    time = ctx.time_near(s0, ctx_end, head.attr[1] if head.attr else a)
+    conf = settings.quote_continuation_confidence if head.rule == "continuation" else settings.quote_confidence
+    rule = head.rule + ("+split" if len(group) > 1 else "")
+    return make_claim(
+        ctx, "quote", predicate, a, b, f"quotes.direct:{rule}", conf, subject=head.speaker, time=time,
+        quote_text=body, venue=venue, outlet=ctx.entity(outlet).name if outlet else None, modality=modality,
+    )  # fmt: skip
+
+
+def _nested(ctx: DocContext, text: str, q: Quote, lex: Lexicon, settings: ExtractSettings) -> list[Claim]:
+    """Quotes inside a quote ("he turned to me and whispered, 'You're my favorite ...'"): the inner
+    speaker is found inside the outer quote ("I" is the outer speaker); the claim is reported speech."""
+    out = []
+    for x, y in q.parts:
+        for o in _NESTED_OPEN.finditer(text, x, y):
+            close = _NESTED_CLOSE.search(text, o.end(), y)
+            end = close.start() if close else y
+            body = text[o.end() : end].strip().rstrip(",").strip()
+            if len(re.findall(r"\w+", body)) < settings.min_quote_words:
+                continue
+            lead_start = x
+            for stop in re.finditer(r"[.!?\u2026]\s", text[x : o.start()]):
+                lead_start = x + stop.end()
+            m = lex.nested_re.search(text, lead_start, o.start())
+            if not m:
+                continue
+            spk = m.group("spk")
+            if spk == "I":
+                who = q.speaker
+            elif spk.lower() in ("he", "she"):
+                want = spk.lower()
+                inside = [c for c in ctx.mentions_in(x, m.start()) if ctx.entity(c).type == "PERSON" and ctx.gender_fits(c, want)]
+                who = inside[-1] if inside else ctx.resolve_pronoun(want, q.open)
+            else:
+                found = [c for c in ctx.mentions_in(m.start("spk"), m.end("spk")) if ctx.entity(c).type == "PERSON"]
+                who = found[-1] if found else None
+            if who is None:
+                continue
+            predicate, _modality, _obj = lex.verbs.get(m.group("verb"), ("said", "asserted", False))
+            b = close.end() if close else end
+            out.append(
+                make_claim(
+                    ctx, "quote", predicate, m.start("spk"), b, "quotes.nested", settings.indirect_confidence,
+                    subject=who, quote_text=body, modality="reported",
+                )  # fmt: skip
+            )
+    return out
+
+
 def extract_quotes(ctx: DocContext, settings: ExtractSettings) -> list[Claim]:
-    """Quote claims of one document (direct, indirect, remarked), with venue, outlet and time."""
+    """Quote claims of one document (direct, nested, indirect, remarked), with venue, outlet and time."""
     lex = lexicon()
     text = ctx.text
-    quotes = find_quotes(text, ctx)
+    quotes = [q for q in find_quotes(text, ctx) if not _is_title(ctx, text, q)]
     ctx.quote_spans = [(q.parts[0][0], q.parts[-1][1]) for q in quotes]
     masked = _mask(text, quotes)
     _attribute(text, masked, ctx, quotes, lex)
-    layout = ctx.layout
     claims: list[Claim] = []
+    for group in _split_groups(text, quotes):
+        claim = _quote_claim(ctx, text, masked, group, lex, settings)
+        if claim is not None:
+            claims.append(claim)
     for q in quotes:
-        body = _quote_text(text, q)
-        if q.speaker is None or len(re.findall(r"\w+", body)) < settings.min_quote_words:
-            continue
-        a = min(q.open, q.attr[0]) if q.attr else q.open
-        b = max(q.close, q.attr[1]) if q.attr else q.close
-        pa = layout.paragraphs[q.para][0]
-        ctx_end = layout.sentences[layout.sentence_at(b - 1)].end if layout.sentences else b
-        predicate, modality, _obj = lex.verbs.get(q.verb, ("said", "asserted", False))
-        venue, _ = _venue(text, masked, ctx, pa, ctx_end, lex)
-        outlet = _outlet(masked, ctx, pa, ctx_end, lex)
-        s0 = layout.sentences[layout.sentence_at(a)].start if layout.sentences else a
-        verb_pos = q.attr[1] if q.attr else a
-        time = ctx.time_near(s0, ctx_end, verb_pos)
-        conf = settings.quote_continuation_confidence if q.rule == "continuation" else settings.quote_confidence
-        claims.append(
-            make_claim(
-                ctx,
-                "quote",
-                predicate,
-                a,
-                b,
-                f"quotes.direct:{q.rule}",
-                conf,
-                subject=q.speaker,
-                time=time,
-                quote_text=body,
-                venue=venue,
-                outlet=ctx.entity(outlet).name if outlet else None,
-                modality=modality,
-            )
-        )
+        claims += _nested(ctx, text, q, lex, settings)
     claims += _indirect(text, masked, ctx, lex, settings)
     remarks = _remarks(masked, ctx, lex, settings)
-    return _context_time(ctx, claims, remarks) + remarks
+    return _context_time(ctx, claims, remarks)
 
 
 def _indirect(text: str, masked: str, ctx: DocContext, lex: Lexicon, settings: ExtractSettings) -> list[Claim]:
@@ -327,6 +406,12 @@ def _indirect(text: str, masked: str, ctx: DocContext, lex: Lexicon, settings: E
             verb = m.group("verb")
             predicate, modality, takes_obj = lex.verbs[verb]
             if m.group("obj") and not takes_obj:
+                continue
+            # reported speech needs "that" or a clause that opens with its own subject
+            mode = lex.indirect.get(verb, "no")
+            if mode == "no" or (not m.group("that") and (mode == "that" or not _CLAUSE_SUBJECT.match(m.group("clause")))):
+                continue
+            if m.group("spk").lower() == "they":
                 continue
             clause = m.group("clause").strip().rstrip(".!?,;:").strip()
             if clause.endswith("?") or len(re.findall(r"\w+", clause)) < settings.min_quote_words:
@@ -380,13 +465,16 @@ def _remarks(masked: str, ctx: DocContext, lex: Lexicon, settings: ExtractSettin
 
 
 def _context_time(ctx: DocContext, claims: list[Claim], remarks: list[Claim]) -> list[Claim]:
-    """Give a remark's time to the same speaker's next untimed quote in the same or next paragraph."""
+    """Give a remark's time to the same speaker's next untimed quote in the same or next paragraph; that
+    quote then stands for the remark, which is kept as its own claim only when no quote took its time."""
     out = list(claims)
+    kept = []
     for r in remarks:
         rp = ctx.layout.sentences[ctx.layout.sentence_at(r.start)].para
-        for k, c in enumerate(out):
+        absorbed = False
+        for k, c in sorted(enumerate(out), key=lambda kc: kc[1].start):
             cp = ctx.layout.sentences[ctx.layout.sentence_at(c.start)].para
-            if c.start > r.end and c.subject_entity_id == r.subject_entity_id and cp <= rp + 1:
+            if c.start > r.end and c.subject_entity_id == r.subject_entity_id and c.quote_text and cp <= rp + 1:
                 if c.time_value is None:
                     out[k] = replace(
                         c,
@@ -398,5 +486,8 @@ def _context_time(ctx: DocContext, claims: list[Claim], remarks: list[Claim]) ->
                         time_anchored=r.time_anchored,
                         extractor=c.extractor + "+context_time",
                     )
+                    absorbed = True
                 break
-    return out
+        if not absorbed:
+            kept.append(r)
+    return out + kept

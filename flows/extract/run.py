@@ -53,7 +53,7 @@ def extract_documents(docs: Sequence[RepairedDocument], settings: ExtractSetting
     by_id = {e.entity_id: e for e in entities}
     out = []
     for p in prepared:
-        ctx = DocContext(p.doc, p.doc.normalized_text, p.layout, p.candidates, by_id, p.timexes)
+        ctx = DocContext(p.doc, p.doc.normalized_text, p.layout, p.candidates, by_id, p.timexes, settings.pronoun_lookback_sentences)
         claims = extract_quotes(ctx, settings)
         claims += extract_events(ctx, settings)
         claims += extract_facts(ctx, [r for r in p.roles if r[0].entity_id and r[1].entity_id], settings)
