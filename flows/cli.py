@@ -9,12 +9,13 @@ failure; 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from flows.errors import ReconError
+from flows.errors import ReconError, StrictModeFailure
 from flows.settings import PROJECT_ROOT, Settings, load_settings
 
 DEFAULT_RAW = PROJECT_ROOT / "raw"
@@ -43,19 +44,29 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from flows.pipeline import run_pipeline
+    from flows import warehouse as wh
 
-    summary = run_pipeline(
-        Path(args.raw),
-        Path(args.warehouse),
-        Path(args.report_dir),
-        _settings(args),
-        runner_name=args.runner,
-        address=args.address,
-        workers=args.workers,
-        strict=args.strict,
-        progress=None if args.quiet else _say,
-    )
+    settings = _settings(args)
+    if not Path(args.raw).is_dir():
+        from flows.errors import InputError
+
+        raise InputError(f"raw folder {args.raw} does not exist or is not a folder: create it or pass --raw DIR")
+    # take the writer lock before Prefect starts: a busy warehouse then fails fast with one line,
+    # and the flow's own lock on the same file is a nested no-op that records its run id
+    with wh.WriterLock(Path(args.warehouse), "(starting)", settings.run.lock_timeout_s):
+        from flows.pipeline import run_pipeline
+
+        summary = run_pipeline(
+            Path(args.raw),
+            Path(args.warehouse),
+            Path(args.report_dir),
+            settings,
+            runner_name=args.runner,
+            address=args.address,
+            workers=args.workers,
+            strict=False,  # applied below, after every quarantined input has been named
+            progress=None if args.quiet else _say,
+        )
     for q in summary.quarantined:
         _say(f"quarantined {q.source_path}: {q.detail}")
     stages = ", ".join(f"{k} {v:.2f}s" for k, v in summary.stage_seconds.items())
@@ -68,6 +79,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"stage seconds: {stages}")
     if summary.report_paths:
         print("report: " + "  ".join(str(p) for p in summary.report_paths))
+    if args.strict and summary.quarantined:
+        raise StrictModeFailure(
+            f"{len(summary.quarantined)} input(s) quarantined and --strict was given (listed above; "
+            'see `recon query "SELECT * FROM quarantine"`)'
+        )
     return 0
 
 
@@ -308,6 +324,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
+    if args.command == "run" and not args.debug:
+        # Prefect logs a failed flow with its traceback; the CLI says it in one line (--debug shows all)
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
     try:
         return args.func(args)
     except ReconError as err:

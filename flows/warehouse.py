@@ -13,6 +13,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict
@@ -37,7 +38,14 @@ from flows.settings import PROJECT_ROOT
 
 SCHEMA_DIR = PROJECT_ROOT / "warehouse" / "schema"
 DEFAULT_WAREHOUSE = PROJECT_ROOT / "warehouse" / "recon.duckdb"
-READ_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA"}
+READ_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA", "CALL"}
+# PRAGMA/CALL are mostly settings or maintenance; only these catalog look-ups count as reads
+READ_PRAGMAS = {
+    "table_info", "show_tables", "show_tables_expanded", "show", "database_size", "database_list",
+    "storage_info", "metadata_info", "version", "platform", "user_agent", "functions", "collations",
+}  # fmt: skip
+_LEADING_WORD = re.compile(r"^\s*(?:PRAGMA|CALL)\s+([A-Za-z_][A-Za-z0-9_]*)", re.IGNORECASE)
+_EXPLAIN_ANALYZE = re.compile(r"^\s*EXPLAIN\s+ANALY[SZ]E\s+(.*)$", re.IGNORECASE | re.DOTALL)
 
 CLAIM_COLUMNS = [
     "claim_id", "doc_id", "kind", "subject", "subject_entity_id", "predicate", "object", "object_entity_id",
@@ -51,16 +59,35 @@ def now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _locked_message(path: Path) -> str:
+def _locked_message(path: Path, fallback: str = "") -> str:
     holder = ""
     with contextlib.suppress(OSError, ValueError):
         info = json.loads(Path(f"{path}.lock").read_text() or "{}")
-        holder = f" by run {info.get('run_id')} (pid {info.get('pid')}, since {info.get('since')})"
+        if info.get("run_id"):
+            holder = f" by run {info.get('run_id')} (pid {info.get('pid')}, since {info.get('since')})"
+    if not holder and fallback:
+        holder = f" by another process ({fallback})"
     return f"warehouse {path} is being written{holder}"
 
 
+def _duckdb_holder(msg: str) -> str:
+    """The 'held in PROGRAM (PID n)' part of DuckDB's lock error, for holders that are not recon runs."""
+    m = re.search(r"Conflicting lock is held in (.*?\(PID \d+\))", msg)
+    return m.group(1) if m else ""
+
+
 class WriterLock:
-    """Advisory exclusive lock on ``<warehouse>.lock``; waits up to ``timeout_s``, then raises."""
+    """Advisory exclusive lock on ``<warehouse>.lock``; waits up to ``timeout_s``, then raises.
+
+    The lock is an ``fcntl.flock`` on an open file: the kernel drops it when the holding process
+    dies (even by kill -9), so a lock file left behind never blocks the next run; its content
+    (run id, pid, start time) only names the holder in messages. Re-entrant within a process:
+    the CLI takes the lock before Prefect starts (a locked warehouse fails fast, with no flow
+    traceback) and the flow's own lock on the same file is then a nested no-op that records the
+    flow's run id.
+    """
+
+    _held: dict[Path, WriterLock] = {}  # lock file -> the outermost holder in this process
 
     def __init__(self, path: Path, run_id: str, timeout_s: float, poll_s: float = 0.2) -> None:
         self.path = Path(path)
@@ -69,9 +96,22 @@ class WriterLock:
         self.timeout_s = timeout_s
         self.poll_s = poll_s
         self._fh = None
+        self._outer: WriterLock | None = None
+
+    def _record(self, fh, run_id: str) -> None:
+        fh.seek(0)
+        fh.truncate()
+        fh.write(json.dumps({"run_id": run_id, "pid": os.getpid(), "since": now().isoformat(timespec="seconds")}))
+        fh.flush()
 
     def __enter__(self) -> WriterLock:
         self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        key = self.lock_path.resolve()
+        outer = WriterLock._held.get(key)
+        if outer is not None:
+            self._outer = outer
+            self._record(outer._fh, self.run_id)
+            return self
         fh = open(self.lock_path, "a+")  # noqa: SIM115 - held for the lock's lifetime
         deadline = time.monotonic() + self.timeout_s
         while True:
@@ -86,14 +126,16 @@ class WriterLock:
                         "(or raise RECON_RUN_LOCK_TIMEOUT_S to wait longer)"
                     ) from None
                 time.sleep(self.poll_s)
-        fh.seek(0)
-        fh.truncate()
-        fh.write(json.dumps({"run_id": self.run_id, "pid": os.getpid(), "since": now().isoformat(timespec="seconds")}))
-        fh.flush()
+        self._record(fh, self.run_id)
         self._fh = fh
+        WriterLock._held[key] = self
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self._outer is not None:
+            self._outer = None
+            return
+        WriterLock._held.pop(self.lock_path.resolve(), None)
         if self._fh is not None:
             with contextlib.suppress(OSError):
                 self._fh.truncate(0)
@@ -108,7 +150,11 @@ def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     except duckdb.IOException as exc:
         msg = str(exc)
         if "lock" in msg.lower():
-            raise WarehouseLocked(f"{_locked_message(path)}; try again when the run finishes") from exc
+            # DuckDB lets no other process open the file, not even to read, while one writes it
+            raise WarehouseLocked(
+                f"{_locked_message(path, _duckdb_holder(msg))}; DuckDB allows no reader beside a writing "
+                "process: try again when it finishes"
+            ) from exc
         raise WarehouseError(f"warehouse {path} cannot be opened: {msg.splitlines()[0]}") from exc
     except duckdb.Error as exc:
         raise WarehouseError(
@@ -530,9 +576,20 @@ def check_read_only(sql: str) -> None:
     if not statements:
         raise WarehouseError("query is empty")
     for st in statements:
-        kind = st.type.name if hasattr(st.type, "name") else str(st.type)
-        if kind.upper() not in READ_STATEMENTS:
-            raise ReadOnlyViolation(f"recon query only reads; refused a {kind} statement (use the pipeline to change data)")
+        kind = (st.type.name if hasattr(st.type, "name") else str(st.type)).upper()
+        if kind not in READ_STATEMENTS:
+            raise ReadOnlyViolation(f"recon query only reads; refused the {kind} statement (use the pipeline to change data)")
+        if kind in ("PRAGMA", "CALL"):
+            m = _LEADING_WORD.match(st.query)
+            name = m.group(1).lower() if m else st.query.split(maxsplit=1)[0].lower()
+            if name.removeprefix("pragma_") not in READ_PRAGMAS and not name.startswith("duckdb_"):
+                raise ReadOnlyViolation(
+                    f"recon query only reads; refused {kind} {name} (allowed: {', '.join(sorted(READ_PRAGMAS))})"
+                )
+        elif kind == "EXPLAIN":
+            inner = _EXPLAIN_ANALYZE.match(st.query)
+            if inner:  # EXPLAIN ANALYZE runs its statement, so that statement must be a read too
+                check_read_only(inner.group(1))
 
 
 def read_query(path: Path, sql: str, params: Sequence[object] | None = None) -> pd.DataFrame:

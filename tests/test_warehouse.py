@@ -1,0 +1,245 @@
+"""Warehouse: transactional batches, one current row per source file, the writer lock, read-only queries."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from flows import warehouse as wh
+from flows.errors import ReadOnlyViolation, WarehouseError, WarehouseLocked
+from flows.extract.run import extract_documents
+from flows.settings import Settings
+from tests.extract.helpers import plain_document
+
+REPO = Path(__file__).resolve().parent.parent
+SETTINGS = Settings()
+
+WRITES = [
+    "INSERT INTO runs (run_id) VALUES ('x')",
+    "UPDATE documents SET title = 'x'",
+    "DELETE FROM quarantine",
+    "CREATE TABLE t AS SELECT 1",
+    "CREATE TEMP TABLE t AS SELECT 1",
+    "DROP TABLE runs",
+    "ATTACH '/tmp/other.duckdb' AS other",
+    "COPY (SELECT * FROM documents) TO '/tmp/out.csv'",
+    "EXPORT DATABASE '/tmp/dump'",
+    "PRAGMA force_checkpoint",
+    "PRAGMA create_fts_index('documents', 'doc_id', 'raw_text')",
+    "PRAGMA threads=1",
+    "SET memory_limit = '1GB'",
+    "INSTALL httpfs",
+    "LOAD httpfs",
+    "CHECKPOINT",
+    "VACUUM",
+    "SELECT 1; DROP TABLE documents",
+    "SELECT count(*) FROM documents; DELETE FROM documents",
+    "EXPLAIN ANALYZE DELETE FROM documents",
+]
+READS = [
+    "SELECT count(*) FROM documents",
+    "WITH d AS (SELECT * FROM documents) SELECT count(*) FROM d",
+    "FROM quarantine",
+    "DESCRIBE documents",
+    "SHOW TABLES",
+    "SUMMARIZE runs",
+    "PRAGMA table_info('documents')",
+    "CALL pragma_table_info('claims')",
+    "EXPLAIN SELECT 1",
+    "EXPLAIN ANALYZE SELECT count(*) FROM claims",
+    "SELECT 1; SELECT 2",
+]
+
+
+def _counts(db: Path) -> dict[str, int]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        tables = [t for (t,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
+        return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
+
+
+def _doc(doc_id: str, text: str):
+    """A plain repaired document with a content hash of its text, as ingest would give it."""
+    import hashlib
+
+    rd = plain_document(doc_id, text)
+    raw = dataclasses.replace(rd.clean.doc, content_sha256=hashlib.sha256(text.encode()).hexdigest())
+    clean = dataclasses.replace(rd.clean, doc=raw)
+    return dataclasses.replace(rd, clean=clean)
+
+
+TEXT_A = sorted((REPO / "raw").glob("000_*.txt"))[0].read_text(encoding="utf-8")
+TEXT_B = TEXT_A.replace(" the ", " that ", 1) + "\nAn added closing line.\n"
+
+
+def _loaded(path: Path) -> Path:
+    with wh.connect(path) as con:
+        wh.start_run(con, "run-1", "raw", "local")
+        docs = [_doc("a.txt", TEXT_A)]
+        wh.load_batch(con, "run-1", docs, extract_documents(docs, SETTINGS.extract))
+    return path
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return _loaded(tmp_path / "w.duckdb")
+
+
+@pytest.fixture(scope="module")
+def shared_db(tmp_path_factory) -> Path:
+    """One loaded warehouse for the query tests, which must leave it as it is."""
+    return _loaded(tmp_path_factory.mktemp("wh") / "w.duckdb")
+
+
+@pytest.mark.parametrize("sql", WRITES)
+def test_query_refuses_statements_that_write(shared_db, sql):
+    before = _counts(shared_db)
+    with pytest.raises(ReadOnlyViolation, match="only reads"):
+        wh.read_query(shared_db, sql)
+    assert _counts(shared_db) == before
+
+
+@pytest.mark.parametrize("sql", READS)
+def test_query_allows_reads(shared_db, sql):
+    wh.read_query(shared_db, sql)
+
+
+def test_bad_sql_and_missing_warehouse_are_warehouse_errors(db, tmp_path):
+    with pytest.raises(WarehouseError, match="does not parse"):
+        wh.read_query(db, "SELEC 1")
+    with pytest.raises(WarehouseError, match="query failed"):
+        wh.read_query(db, "SELECT no_such_column FROM documents")
+    with pytest.raises(WarehouseError, match="does not exist"):
+        wh.read_query(tmp_path / "none.duckdb", "SELECT 1")
+
+
+def test_reloading_a_changed_file_keeps_one_current_row_and_the_old_version(db):
+    with wh.connect(db) as con:
+        docs = [_doc("a.txt", TEXT_B)]
+        wh.load_batch(con, "run-2", docs, extract_documents(docs, SETTINGS.extract))
+        wh.load_batch(con, "run-3", docs, extract_documents(docs, SETTINGS.extract))  # a retried batch
+        rows = con.execute("SELECT source_path, raw_text FROM documents").fetchall()
+        versions = con.execute("SELECT raw_text FROM document_versions ORDER BY superseded_at").fetchall()
+        claims = con.execute("SELECT count(*), count(DISTINCT claim_id) FROM claims").fetchone()
+        stale = con.execute("SELECT count(*) FROM claims WHERE doc_id = 'a.txt' AND run_id <> 'run-3'").fetchone()
+    assert rows == [("a.txt", TEXT_B)]
+    assert [v for (v,) in versions] == [TEXT_A, TEXT_B]
+    assert claims[0] == claims[1] > 0 and stale == (0,)
+
+
+def test_a_batch_that_fails_midway_leaves_the_warehouse_as_it_was(db, monkeypatch):
+    before = _counts(db)
+    with wh.connect(db) as con:
+        docs = [_doc("a.txt", TEXT_B), _doc("b.txt", TEXT_A)]
+        extractions = extract_documents(docs, SETTINGS.extract)
+
+        def boom(*_a, **_k):
+            raise RuntimeError("disk full (simulated) after documents, claims and versions were inserted")
+
+        monkeypatch.setattr(wh, "_upsert_entities", boom)
+        with pytest.raises(RuntimeError, match="simulated"):
+            wh.load_batch(con, "run-2", docs, extractions)
+        text = con.execute("SELECT raw_text FROM documents WHERE doc_id = 'a.txt'").fetchone()[0]
+    assert _counts(db) == before and text == TEXT_A
+
+
+# ---- the writer lock --------------------------------------------------------------------------
+
+HOLD = """
+import sys, time
+sys.path.insert(0, {repo!r})
+from pathlib import Path
+from flows.warehouse import WriterLock
+with WriterLock(Path({db!r}), "run-in-child", 5):
+    print("locked", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def _child_holding_lock(db: Path) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD.format(repo=str(REPO), db=str(db))],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+def test_second_writer_gets_a_message_naming_the_lock_and_the_run(tmp_path):
+    db = tmp_path / "w.duckdb"
+    child = _child_holding_lock(db)
+    try:
+        with pytest.raises(WarehouseLocked) as err, wh.WriterLock(db, "run-2", timeout_s=0.3, poll_s=0.05):
+            pass
+        msg = str(err.value)
+        assert f"warehouse {db} is being written by run run-in-child (pid {child.pid}" in msg
+        assert "RECON_RUN_LOCK_TIMEOUT_S" in msg and "\n" not in msg
+    finally:
+        child.stdin.write("\n")
+        child.stdin.flush()
+        child.wait(5)
+    with wh.WriterLock(db, "run-3", timeout_s=0.3):
+        pass
+
+
+def test_the_lock_of_a_killed_process_does_not_block(tmp_path):
+    db = tmp_path / "w.duckdb"
+    child = _child_holding_lock(db)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait(5)
+    lock_file = Path(f"{db}.lock")
+    assert "run-in-child" in lock_file.read_text(), "the dead holder's note is still there"
+    with wh.WriterLock(db, "run-after-crash", timeout_s=0.5, poll_s=0.05):
+        assert "run-after-crash" in lock_file.read_text()
+
+
+def test_the_lock_is_reentrant_within_a_process_and_records_the_inner_run(tmp_path):
+    db = tmp_path / "w.duckdb"
+    lock_file = Path(f"{db}.lock")
+    with wh.WriterLock(db, "(starting)", timeout_s=0.3):
+        with wh.WriterLock(db, "run-inner", timeout_s=0.3):
+            assert "run-inner" in lock_file.read_text()
+        # still held by the outer lock after the inner one exits
+        child = subprocess.run(
+            [sys.executable, "-c", HOLD.format(repo=str(REPO), db=str(db)).replace('"run-in-child", 5', '"x", 0.2')],
+            input="\n",
+            capture_output=True,
+            text=True,
+        )
+        assert child.returncode != 0 and "WarehouseLocked" in child.stderr
+    with wh.WriterLock(db, "run-next", timeout_s=0.3):
+        pass
+
+
+OPEN_RW = """
+import sys, duckdb
+con = duckdb.connect({db!r})
+print("open", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_reading_while_another_process_writes_is_a_clear_locked_error(db):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", OPEN_RW.format(db=str(db))], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        with pytest.raises(WarehouseLocked) as err:
+            wh.read_query(db, "SELECT count(*) FROM documents")
+        msg = str(err.value)
+        assert "is being written" in msg and f"PID {holder.pid}" in msg and "try again" in msg
+    finally:
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        holder.wait(5)
+    assert not wh.read_query(db, "SELECT count(*) AS n FROM documents").empty
+
