@@ -159,6 +159,10 @@ class ReconcileSettings:
 class RunSettings:
     batch_size: int = 256  # documents per Prefect task
     lock_timeout_s: float = 30.0  # how long a second writer waits for the warehouse lock
+    workers: int = 0  # local worker processes for the CPU-bound stages (0: one per core, 1: none, all in-process)
+    batches_ahead: int = 2  # batches in flight per worker: bounds memory on large folders
+    spun_batch_size: int = 64  # spun documents repaired per task (each batch is shipped its own references)
+    references_per_doc: int = 12  # nearest clean texts shipped per spun document (0: every clean text)
 
 
 @dataclass(frozen=True)
