@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from flows.extract.entities import Candidate, cues
-from flows.extract.sentences import Layout
+from flows.extract.sentences import Layout, is_abbreviation
 from flows.records import Claim, Entity, RepairedDocument, Timex
 
 PRONOUN_GENDER = {"he": "m", "him": "m", "his": "m", "she": "f", "her": "f", "hers": "f"}
@@ -39,12 +39,12 @@ class DocContext:
     pronoun_lookback: int = 3
     quote_spans: list[tuple[int, int]] = field(default_factory=list)
     _starts: list[int] = field(default_factory=list)
-    _gender: dict[str, str] = field(default_factory=dict)
+    _gender: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
         self.mentions = sorted((m for m in self.mentions if m.entity_id), key=lambda m: m.start)
         self._starts = [m.start for m in self.mentions]
-        self._gender = self._genders()
+        self._gender = None  # computed on first use, once the quote extractor has set quote_spans
 
     # -- entities -----------------------------------------------------------------------
     def entity(self, cand: Candidate) -> Entity:
@@ -79,7 +79,15 @@ class DocContext:
         if not words:
             return True
         w = words[-1]
+        if w.endswith(".") and not is_abbreviation(w):
+            return True  # the previous sentence's last word
         return not w[0].islower() or w in _CLAUSE_OPENERS
+
+    def genders(self) -> dict[str, str]:
+        """Entity id -> "f" | "m" for the persons whose gender the text shows (computed once)."""
+        if self._gender is None:
+            self._gender = self._genders()
+        return self._gender
 
     def _genders(self) -> dict[str, str]:
         """Gender of each person entity: titles and role nouns ("Mrs.", "actress") before its mentions, else
@@ -111,7 +119,7 @@ class DocContext:
     def gender_fits(self, m: Candidate, pronoun: str) -> bool:
         """True unless the mention's known gender contradicts a he/she pronoun."""
         want = PRONOUN_GENDER.get(pronoun.lower())
-        g = self._gender.get(m.entity_id)
+        g = self.genders().get(m.entity_id)
         return want is None or g is None or g == want
 
     def resolve_pronoun(self, pronoun: str, pos: int) -> Candidate | None:
@@ -129,7 +137,7 @@ class DocContext:
             i -= 1
             if self.entities[m.entity_id].type != "PERSON" or self.in_quote(m.start):
                 continue
-            g = self._gender.get(m.entity_id)
+            g = self.genders().get(m.entity_id)
             if want is not None and g is not None and g != want:
                 continue
             if m.start < lo:
@@ -142,15 +150,16 @@ class DocContext:
         return best[1] if best else None
 
     def recent_persons(self, pos: int, limit_sentences: int) -> list[Candidate]:
-        """Distinct persons mentioned (outside quotes) in the sentence before ``pos`` and up to N before it."""
+        """Distinct persons mentioned (outside quotes) before ``pos`` in its sentence and up to N before it, each at
+        its last mention, in order."""
         si = self.layout.sentence_at(pos)
         lo = self.layout.sentences[max(0, si - limit_sentences)].start if self.layout.sentences else 0
-        seen, out = set(), []
+        latest: dict[str, Candidate] = {}  # each person's last mention (the one a coordination test needs)
         for m in self.mentions_in(lo, pos):
-            if self.entities[m.entity_id].type == "PERSON" and not self.in_quote(m.start) and m.entity_id not in seen:
-                seen.add(m.entity_id)
-                out.append(m)
-        return out
+            if self.entities[m.entity_id].type == "PERSON" and not self.in_quote(m.start):
+                latest.pop(m.entity_id, None)
+                latest[m.entity_id] = m
+        return list(latest.values())
 
     # -- time -----------------------------------------------------------------------------
     def time_near(self, a: int, b: int, pos: int) -> Timex | None:

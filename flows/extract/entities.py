@@ -48,6 +48,7 @@ def _chunk_re() -> re.Pattern[str]:
 @dataclass(frozen=True)
 class Cues:
     titles: frozenset[str]
+    offices: frozenset[str]  # capitalised office titles that precede a name but are not part of it
     roles: frozenset[str]
     suffix: dict[str, str]
     prefix: dict[str, str]
@@ -68,7 +69,8 @@ def cues() -> Cues:
     types = load_table("extract/type_cues.tsv", ("position", "word", "type", *req))
     outlets = load_table("extract/outlet_cues.tsv", ("kind", "cue", *req))
     return Cues(
-        titles=frozenset(r["word"] for r in person if r["kind"] == "title"),
+        titles=frozenset(r["word"] for r in person if r["kind"] in ("title", "office")),
+        offices=frozenset(r["word"] for r in person if r["kind"] == "office"),
         roles=frozenset(r["word"].lower() for r in person if r["kind"] == "role"),
         suffix={r["word"]: r["type"] for r in types if r["position"] == "suffix"},
         prefix={r["word"]: r["type"] for r in types if r["position"] == "prefix"},
@@ -78,7 +80,7 @@ def cues() -> Cues:
         places=frozenset(r["name"] for r in load_table("extract/places.tsv", ("name", "kind", *req))),
         stop=frozenset(r["word"] for r in load_table("extract/stop_caps.tsv", ("word", *req))),
         speech=frozenset(r["form"] for r in load_table("extract/speech_verbs.tsv", ("form", "predicate", *req))),
-        gender={(r["word"] if r["kind"] == "title" else r["word"].lower()): r["gender"] for r in person if r["gender"]},
+        gender={(r["word"] if r["kind"] != "role" else r["word"].lower()): r["gender"] for r in person if r["gender"]},
     )
 
 
@@ -133,7 +135,7 @@ def _trim(text: str, a: int, b: int, c: Cues, midcaps: set[str], initial: bool, 
     while words:
         w = text[words[0][0] : words[0][1]]
         bare = _POSS.sub("", w)
-        if bare in c.stop or (initial and bare not in midcaps and bare not in ("The", "A") and _common(bare, zipf)):
+        if bare in c.stop or (w in c.offices and len(words) > 1) or (initial and bare not in midcaps and bare not in ("The", "A") and _common(bare, zipf)):
             words.pop(0)
             initial = False
             continue
@@ -216,7 +218,7 @@ def _vote(cand: Candidate, text: str, c: Cues) -> None:
     v = cand.votes
     if cand.text in c.places:
         v["PLACE"] += 3
-    if words[-1] in c.suffix:
+    if len(words) > 1 and words[-1] in c.suffix:
         v[c.suffix[words[-1]]] += 2
     if len(words) > 1 and words[0] in c.prefix:
         v[c.prefix[words[0]]] += 1
@@ -319,7 +321,11 @@ def resolve(candidates: Iterable[Candidate], roles: Iterable[tuple[str, str]], s
         if key in clusters:
             clusters[key].votes["PERSON"] += 2
     # full names: multi-word clusters whose type is PERSON
-    full = [cl for cl in clusters.values() if " " in cl.key and cl.type == "PERSON"]
+    # a full name is a person when its own votes say so, or with those of its surname used alone ("Park, 41,")
+    full = [
+        cl for cl in clusters.values()
+        if " " in cl.key and (cl.type == "PERSON" or _Cluster("", Counter(), cl.votes + clusters.get(cl.key.split()[-1], cl).votes, set(), []).type == "PERSON")
+    ]  # fmt: skip
     by_token: dict[str, list[_Cluster]] = defaultdict(list)
     for cl in full:
         toks = cl.key.split()

@@ -32,6 +32,11 @@ _NOT_BETWEEN = frozenset(
 )
 _ON = re.compile(r"[^.;!?]{0,60}?\bon\s+(?:the\s+)?")
 _IN_AT = re.compile(r"[^.;!?]{0,40}?\b(?:in|at)\s+")
+# what may stand between a subject and its verb: auxiliaries, adverbs, a closing quote mark after a quoted
+# title, a relative "who" ("Mark Doyle, who was fired")
+_FILLER = re.compile(r"[\s,\"\u201d'\u2019]*(?:who\s+|which\s+)?(?:(?:has|have|had|was|were|is|are|also|then|later|both|just|finally|never|ever|not|n't|first|reportedly|allegedly|\w+ly)\s*)*")
+# the words between a predicate and the next, when the next shares its subject: no new name or clause
+_AND_VP = re.compile(r"[^.;!?\"\u201c]{0,60}?\sand\s+(?:(?:was|were|is|are|has|had|have|then|later|also)\s+)?\S{0,4}")
 _RECIPROCAL_BLOCK = re.compile(r"\bboth\b|\beach\b", re.IGNORECASE)
 
 
@@ -167,7 +172,7 @@ def _subjects(ctx: DocContext, ca: int, va: int, plural: _Plural, settings: Extr
     if not cands:
         return [], ""
     end, how, obj = max(cands, key=lambda c: c[0])
-    if text[end:va].strip(" ,") and not re.fullmatch(r"[\s,]*(?:(?:has|have|had|was|were|is|are|also|then|later|both|just|finally|never|ever|not|n't|first|reportedly|allegedly|\w+ly)\s*)*", text[end:va]):
+    if text[end:va].strip(" ,") and not _FILLER.fullmatch(text, end, va):
         return [], ""
     if how == "mention":
         assert isinstance(obj, Candidate)
@@ -232,6 +237,7 @@ def extract_events(ctx: DocContext, settings: ExtractSettings) -> list[Claim]:
         plural.sentence(si)
         if text[s.start : s.end].rstrip("\"\u201d' ").endswith("?"):
             continue
+        last: tuple[list[Candidate], int] | None = None  # subjects of the sentence's last predicate, its end
         for m in lex.master.finditer(text, s.start, s.end):
             if ctx.in_quote(m.start()) or not m.lastgroup:
                 continue
@@ -239,8 +245,11 @@ def extract_events(ctx: DocContext, settings: ExtractSettings) -> list[Claim]:
             va, vb = m.span()
             ca, ce = _clause(ctx, s.start, s.end, va, vb)
             subjects, how = _subjects(ctx, ca, va, plural, settings)
+            if not subjects and last is not None and _AND_VP.fullmatch(text[last[1] : va] + m.group(0)[:4].lower()):
+                subjects, how = last[0], "coordinated"  # "X was born in A and raised in B"
             if not subjects:
                 continue
+            last = (subjects, vb)
             obj, place = _slots(ctx, pred, vb, ce)
             time = ctx.time_near(ca, ce, va) or ctx.time_near(s.start, s.end, va)
             modality, polarity = _modality(lex, text[s.start : s.end], text[ca:va] + " " + text[va:vb])

@@ -23,13 +23,25 @@ from flows.settings import ExtractSettings
 _MARKS = re.compile(r"[\"\u201c\u201d]+")
 _OPEN_ONLY = "\u201c"
 _CLAUSE_SUBJECT = re.compile(r"(?:I|he|she|it|they|we|you|there|his|her|their|its|the|a|an|[A-Z][\w'\u2019-]*)\b")
-_NEXT_QUOTE = re.compile(r"\s*[,:]\s*[\"\u201c]")
+_NEXT_QUOTE = re.compile(r"[^.!?\"\u201c\u201d\n]{0,60}?[,:]\s*[\"\u201c]")
 # a single quote mark opening a nested quotation (after a space, bracket or dash, before a letter) and one
 # closing it (after a letter or punctuation, before a non-letter); apostrophes sit between letters
 _NESTED_OPEN = re.compile(r"(?:(?<=[\s(\u2014\u2013-])|^)['\u2018](?=[A-Za-z])")
 _NESTED_CLOSE = re.compile(r"(?<=[\w.,!?\u2026])['\u2019](?![A-Za-z])")
 _CLOSE_ONLY = "\u201d"
-_SPEAKER = r"(?P<spk>(?:[A-Z][\w.'\u2019\-]*(?:[ \u00a0](?:[A-Z][\w.'\u2019\-]*|of|the)){0,5})|[Hh]e|[Ss]he|[Tt]hey|[Hh]er [a-z]+|[Hh]is [a-z]+|(?:[Tt]he|[Aa]n?) [a-z]+(?: [a-z]+)?)"
+_NAME = r"[A-Z][\w.'\u2019\-]*(?:[ \u00a0](?:[A-Z][\w.'\u2019\-]*|of|the)){0,5}"
+
+
+def _speaker_re(roles: str) -> str:
+    """The speaker group: a name (after optional role nouns: "chairman Victor Hale", "Acme chief executive
+    Sarah Lin"), an appositive ("Her spokesman, Daniel Ortiz,"), a pronoun or a short noun phrase."""
+    return (
+        rf"(?P<spk>(?:(?:[A-Z][\w.'\u2019\-]*\s+){{0,3}}(?:(?:{roles})\s+){{1,2}})?{_NAME}"
+        rf"|(?:[Hh]er|[Hh]is|[Tt]heir|[Tt]he|[Aa]n?)\s+(?:[a-z]+\s+)?(?:{roles}),\s+{_NAME},"
+        r"|[Hh]e|[Ss]he|[Tt]hey|[Hh]er [a-z]+|[Hh]is [a-z]+|(?:[Tt]he|[Aa]n?) [a-z]+(?: [a-z]+)?)"
+    )
+
+
 _ADVERBS = r"(?:(?:also|later|then|once|previously|recently|finally|simply|has|had|have|was|once|\w+ly)\s+){0,2}"
 
 
@@ -65,19 +77,21 @@ def lexicon() -> Lexicon:
         for r in load_table("extract/venue_cues.tsv", ("pattern", "kind", *req))
     )
     remark = "|".join(re.escape(r["noun"]) for r in load_table("extract/remark_nouns.tsv", ("noun", *req)))
+    roles = "|".join(sorted((re.escape(r["word"]) for r in load_table("extract/person_cues.tsv", ("kind", "word", *req)) if r["kind"] == "role"), key=len, reverse=True))
+    speaker = _speaker_re(roles)
     return Lexicon(
         verbs=verbs,
         indirect=indirect,
         verb_alt=alt,
         venues=venues,
         remark_alt=remark,
-        after_re=re.compile(rf"^[\s,]*(?:[-\u2013\u2014]\s*)?{_SPEAKER}\s+{_ADVERBS}(?P<verb>{alt})\b"),
-        after_inv_re=re.compile(rf"^[\s,]*(?P<verb>{alt})\s+{_SPEAKER}\b"),
-        before_re=re.compile(rf"{_SPEAKER}\s+{_ADVERBS}(?P<verb>{alt})\b"),
-        colon_re=re.compile(rf"{_SPEAKER}\s*[:\u2014\u2013]\s*$"),
-        indirect_re=re.compile(rf"{_SPEAKER}\s+{_ADVERBS}(?P<verb>{alt})\b(?P<obj>\s+[A-Z][\w'\u2019]*(?:\s[A-Z][\w'\u2019]*)*)?(?P<that>\s+that)?\s+(?P<clause>[^\"\u201c\u201d]+)"),
+        after_re=re.compile(rf"^[\s,]*(?:[-\u2013\u2014]\s*)?{speaker}\s+{_ADVERBS}(?P<verb>{alt})\b"),
+        after_inv_re=re.compile(rf"^[\s,]*(?P<verb>{alt})\s+{speaker}\b"),
+        before_re=re.compile(rf"{speaker}\s+{_ADVERBS}(?P<verb>{alt})\b"),
+        colon_re=re.compile(rf"{speaker}\s*[:\u2014\u2013]\s*$"),
+        indirect_re=re.compile(rf"{speaker}\s+{_ADVERBS}(?P<verb>{alt})\b(?P<obj>\s+(?:me|him|her|us|them|[A-Z][\w'\u2019]*(?:\s[A-Z][\w'\u2019]*)*))?(?P<that>\s+that)?\s+(?P<clause>[^\"\u201c\u201d]+)"),
         outlet_re=re.compile(r"\b(?:[Aa]ccording to|told|telling|tells|in an interview with|[Ff]ollow to)\s+"),
-        nested_re=re.compile(rf"(?P<spk>\bI|\b[Hh]e|\b[Ss]he|\b[Tt]hey|[A-Z][\w.'\u2019\-]*(?:[ \u00a0][A-Z][\w.'\u2019\-]*){{0,3}})\s+(?:[a-z]+\s+){{0,6}}?(?P<verb>{alt})[,:]?\s*$"),
+        nested_re=re.compile(rf"(?P<spk>\bI|\b[Hh]e|\b[Ss]he|\b[Tt]hey|[A-Z][\w.'\u2019\-]*(?:[ \u00a0][A-Z][\w.'\u2019\-]*){{0,3}})\s+(?:[a-z]+\s+){{0,6}}?(?P<verb>{alt})(?:\s+(?:me|him|her|us|them|[A-Z][\w'\u2019\-]*(?:\s[A-Z][\w'\u2019\-]*)*))?[,:]?\s*$"),
         remark_re=re.compile(rf"(?P<spk>[A-Z][\w\-]*(?:\s[A-Z][\w\-]*)*)['\u2019\"]s\s+(?:[a-z]+\s+){{0,2}}?(?P<noun>{remark})\b"),
     )
 
@@ -182,7 +196,7 @@ def _attribute(text: str, masked: str, ctx: DocContext, quotes: list[Quote], lex
             m = rx.match(after)
             # a quote closed by its own full stop is not attributed by the words after it when they
             # introduce the next quote ("...end." She said, "Next ...")
-            if m and ended and _NEXT_QUOTE.match(after, m.end()):
+            if m and ended and _NEXT_QUOTE.match(masked, q.close + m.end()):
                 continue
             if m and m.group("spk").split()[0].lower() not in ("the", "a", "an") or (m and rule == "after"):
                 spk = _speaker(ctx, m, q.close)
@@ -251,16 +265,19 @@ def _mask(text: str, quotes: list[Quote]) -> str:
     return "".join(chars)
 
 
-def _outlet(masked: str, ctx: DocContext, a: int, b: int, lex: Lexicon) -> Candidate | None:
-    """The outlet that reports what is said in [a, b): "according to X", "told X", "X reported"."""
-    best = None
+def _outlet(masked: str, ctx: DocContext, a: int, b: int, lex: Lexicon, near: tuple[int, int] | None = None) -> Candidate | None:
+    """The outlet that reports what is said in [a, b): "according to X", "told X"; the cue nearest to
+    ``near`` (the quote) when given, else the last."""
+    best: tuple[int, Candidate] | None = None
     for m in lex.outlet_re.finditer(masked, a, b):
         c = ctx.mention_at(m.end())
         if c is None and masked[m.end() : m.end() + 4] == "the ":
             c = ctx.mention_at(m.end() + 4)
         if c is not None and ctx.entity(c).type in ("OUTLET", "ORG", "OTHER", "WORK"):
-            best = c
-    return best
+            d = 0 if near is None else max(near[0] - m.end(), m.start() - near[1], 0)
+            if best is None or d <= best[0]:
+                best = (d, c)
+    return best[1] if best else None
 
 
 def _venue(text: str, masked: str, ctx: DocContext, a: int, b: int, lex: Lexicon) -> tuple[str | None, Candidate | None]:
@@ -335,6 +352,21 @@ def _quote_claim(ctx: DocContext, text: str, masked: str, group: list[Quote], le
     )  # fmt: skip
 
 
+def _paragraph_outlets(ctx: DocContext, claims: list[Claim]) -> list[Claim]:
+    """A quote with no outlet takes the one its speaker's other quote in the same paragraph names
+    ("'...misquoted.' He continued telling Outlet, '...'")."""
+    layout = ctx.layout
+    para = [layout.sentences[layout.sentence_at(c.start)].para if layout.sentences else 0 for c in claims]
+    out = []
+    for c, p in zip(claims, para, strict=True):
+        if c.outlet is None:
+            same = [o for o, q in zip(claims, para, strict=True) if q == p and o.outlet and o.subject_entity_id == c.subject_entity_id]
+            if same:
+                c = replace(c, outlet=min(same, key=lambda o: abs(o.start - c.start)).outlet, extractor=c.extractor + "+paragraph_outlet")
+        out.append(c)
+    return out
+
+
 def _nested(ctx: DocContext, text: str, q: Quote, lex: Lexicon, settings: ExtractSettings) -> list[Claim]:
     """Quotes inside a quote ("he turned to me and whispered, 'You're my favorite ...'"): the inner
     speaker is found inside the outer quote ("I" is the outer speaker); the claim is reported speech."""
@@ -388,6 +420,7 @@ def extract_quotes(ctx: DocContext, settings: ExtractSettings) -> list[Claim]:
         claim = _quote_claim(ctx, text, masked, group, lex, settings)
         if claim is not None:
             claims.append(claim)
+    claims = _paragraph_outlets(ctx, claims)
     for q in quotes:
         claims += _nested(ctx, text, q, lex, settings)
     claims += _indirect(text, masked, ctx, lex, settings)
@@ -400,7 +433,7 @@ def _indirect(text: str, masked: str, ctx: DocContext, lex: Lexicon, settings: E
     out = []
     for s in ctx.layout.sentences:
         seg = masked[s.start : s.end]
-        if "\u201c" in text[s.start : s.end] or '"' in seg.replace('"s', ""):
+        if any(a < s.end and b > s.start for a, b in ctx.quote_spans):
             continue
         for m in lex.indirect_re.finditer(seg):
             verb = m.group("verb")

@@ -48,6 +48,12 @@ def _abbreviations() -> frozenset[str]:
     return frozenset(r["abbreviation"].rstrip(".").lower() for r in load_table("extract/abbreviations.tsv", ("abbreviation", "source", "example")))
 
 
+def is_abbreviation(word: str) -> bool:
+    """True when a word ending in a period is an initial, a dotted acronym or a known abbreviation."""
+    bare = word.rstrip(".")
+    return len(bare) == 1 or "." in bare or bare.lower() in _abbreviations()
+
+
 def _is_abbreviation(text: str, dot: int) -> bool:
     m = _LAST_WORD.search(text, max(0, dot - 12), dot + 1)
     if not m:
