@@ -105,7 +105,7 @@ def spun_seeds(settings, runs: int) -> None:
         print(t.line(f"spun 000/003 x{runs} seeds, {mode}"), f" min spin {min(scores):.2f}")
 
 
-def ecb(settings, n: int) -> None:
+def ecb(settings, n: int, misses: bool = False) -> None:
     if not ECB.exists():
         print(f"ECB+ skipped: {ECB} not found")
         return
@@ -131,7 +131,11 @@ def ecb(settings, n: int) -> None:
             refs = [x for x in by_topic[r["topic"]] if x != r["text"]][:5] if mode.startswith("same") else []
             res, secs = _timed([_doc(r["doc_id"], spun)], refs, settings)
             missed += not res[0].is_spun
-            t.add(score(spun, gold, res[0].edits, ALL), len(spun.encode()), secs)
+            sc = score(spun, gold, res[0].edits, ALL)
+            t.add(sc, len(spun.encode()), secs)
+            if misses:
+                for e in sc.wrong:
+                    print(f"  FALSE {mode[:4]} {e.rule} {spun[max(0, e.clean_start - 30) : e.clean_start]!r} [{e.original}] -> {e.replacement!r}")
         print(t.line(f"ECB+ {len(picked)} spun, {mode}"), f" not detected {missed}")
 
 
@@ -146,7 +150,7 @@ def main() -> None:
     seed_gold(settings, args.misses)
     spun_seeds(settings, args.runs)
     if args.ecb:
-        ecb(settings, args.ecb)
+        ecb(settings, args.ecb, args.misses)
     print(f"total {time.perf_counter() - t0:.1f} s")
 
 

@@ -247,6 +247,36 @@ def _classes(wordclasses: str, names: tuple[str, ...]) -> frozenset[str]:
     return frozenset(w.lower() for r in _read_tsv(wordclasses) if r["class"] in names for w in r["words"].split())
 
 
+def _name_runs(ref: Reference, function_words: frozenset[str]) -> tuple[Counter[tuple[str, str]], set[tuple[str, ...]]]:
+    """Two-word capitalised runs (with counts) and longer ones in a text."""
+    pairs: Counter[tuple[str, str]] = Counter()
+    long: set[tuple[str, ...]] = set()
+    toks = [ref.tokens[k] for k in ref.words]
+    run: list[Token] = []
+    for t in [*toks, None]:
+        cap = t is not None and t.text[:1].isupper() and not t.text.isupper()
+        if cap and run and t.start - run[-1].end == 1:  # type: ignore[union-attr]
+            run.append(t)  # type: ignore[arg-type]
+            continue
+        if len(run) == 2 and run[0].lower not in function_words:
+            pairs[(run[0].text, run[1].text)] += 1
+        elif len(run) >= 3:
+            long.add(tuple(x.text for x in run))
+        run = [t] if cap else []  # type: ignore[list-item]
+    return pairs, long
+
+
+def _written_lower(refs: Sequence[Reference], candidates: set[str]) -> set[str]:
+    """Of the candidate words, those some reference writes all lower-case ("director", not "John")."""
+    out: set[str] = set()
+    for ref in refs:
+        for k in ref.words:
+            t = ref.tokens[k].text
+            if t in candidates and t.islower():
+                out.add(t)
+    return out
+
+
 @dataclass(frozen=True)
 class Names:
     """Names seen in clean references: two-word names by part, and longer names."""
@@ -254,30 +284,55 @@ class Names:
     by_last: dict[str, frozenset[str]]
     by_first: dict[str, frozenset[str]]
     long: tuple[tuple[str, ...], ...]
+    lower_words: frozenset[str] = frozenset()  # words the references write in lower case
+    origin: str = "clean source"  # what the evidence of a repair cites
 
     @staticmethod
     def of(refs: Sequence[Reference], function_words: frozenset[str]) -> Names:
         by_last: dict[str, set[str]] = {}
         by_first: dict[str, set[str]] = {}
         long: set[tuple[str, ...]] = set()
+        lower: set[str] = set()
         for ref in refs:
-            toks = [ref.tokens[k] for k in ref.words]
-            run: list[Token] = []
-            for t in [*toks, None]:
-                cap = t is not None and t.text[:1].isupper() and not t.text.isupper()
-                if cap and run and t.start - run[-1].end == 1:  # type: ignore[union-attr]
-                    run.append(t)  # type: ignore[arg-type]
-                    continue
-                if len(run) == 2 and run[0].lower not in function_words:
-                    by_last.setdefault(run[1].text, set()).add(run[0].text)
-                    by_first.setdefault(run[0].text, set()).add(run[1].text)
-                elif len(run) >= 3:
-                    long.add(tuple(x.text for x in run))
-                run = [t] if cap else []  # type: ignore[list-item]
+            lower.update(w for w in ref.low if w[0].islower())  # candidates; the case test follows
+            pairs, ref_long = _name_runs(ref, function_words)
+            for first, last in pairs:
+                by_last.setdefault(last, set()).add(first)
+                by_first.setdefault(first, set()).add(last)
+            long |= ref_long
         return Names(
             {k: frozenset(v) for k, v in by_last.items()},
             {k: frozenset(v) for k, v in by_first.items()},
             tuple(sorted(long)),
+            frozenset(_written_lower(refs, lower)),
+        )
+
+    def with_own(self, own: Reference, function_words: frozenset[str], settings: DespinSettings) -> Names:
+        """These names plus the two-word names the document itself writes most of the time.
+
+        Without references the document is its own evidence: a spinner swaps a name part in some
+        places only, so "John Krasinski" written many times outweighs "Man Krasinski" written once.
+        A name the references know keeps the references' reading.
+        """
+        pairs, _ = _name_runs(own, function_words)
+        by_last: dict[str, Counter[str]] = {}
+        for (first, last), n in pairs.items():
+            by_last.setdefault(last, Counter())[first] = n
+        add_last: dict[str, frozenset[str]] = {}
+        add_first: dict[str, set[str]] = {}
+        for last, firsts in by_last.items():
+            (first, n), *rest = firsts.most_common()
+            if n >= settings.own_name_min_count and n >= settings.own_name_dominance * sum(m for _, m in rest):
+                add_last[last] = frozenset([first])
+                add_first.setdefault(first, set()).add(last)
+        if not add_last:
+            return self
+        return Names(
+            {**add_last, **self.by_last},
+            {**{k: frozenset(v) for k, v in add_first.items()}, **self.by_first},
+            self.long,
+            self.lower_words,
+            "clean source or this text",
         )
 
 
@@ -312,7 +367,7 @@ def _entity_candidates(
                         first,
                         "entity",
                         f"entity:{first} {b.text}",
-                        f"clean source names '{first} {b.text}'; '{a.text}' is an ordinary word, not a known first name",
+                        f"{names.origin} names '{first} {b.text}'; '{a.text}' is an ordinary word, not a known first name",
                         settings.entity_confidence,
                     )
                 )
@@ -335,7 +390,7 @@ def _entity_candidates(
                         last,
                         "entity",
                         f"entity:{a.text} {last}",
-                        f"clean source names '{a.text} {last}'; '{a.text} {b.text}' reads as the name with its surname swapped",
+                        f"{names.origin} names '{a.text} {last}'; '{a.text} {b.text}' reads as the name with its surname swapped",
                         settings.entity_loose_confidence,
                     )
                 )
@@ -359,12 +414,20 @@ def _entity_candidates(
                 if got == name[1:-1]:
                     continue
                 # keep the edit to the words that differ at the edges
+                if tuple(g.lower() for g in got) == tuple(x.lower() for x in name[1:-1]):
+                    continue  # a case variant ("General manager"), not a swapped word
+                run = [t, *middle, end_tok]
+                if not all(text[a.end : b.start].isspace() for a, b in zip(run, run[1:], strict=False)):
+                    continue  # punctuation inside: not one name
                 lo = 0
                 while lo < min(len(got), mid) and got[lo] == name[1 + lo]:
                     lo += 1
-                s, e = middle[lo].start, middle[-1].end
-                rep = " ".join(name[1 + lo : -1])
-                if not rep:
+                hi = 0  # equal words at the end: "The two Washington Post" inserts, it does not swap
+                while hi < min(len(got), mid) - lo and got[-1 - hi] == name[-2 - hi]:
+                    hi += 1
+                s, e = middle[lo].start, middle[len(middle) - 1 - hi].end
+                rep = " ".join(name[1 + lo : len(name) - 1 - hi])
+                if not rep or lo + hi >= len(got):
                     continue
                 out.append(
                     Candidate(
@@ -382,6 +445,9 @@ def _entity_candidates(
     known = doc_pairs | {(f, last) for last, fs in names.by_last.items() for f in fs}
     for k in name_case_slips(tokens, known):
         t = tokens[k]
+        # a word the clean sources write lower-case ("director Chris") or a title is no name slip
+        if t.text in names.lower_words or t.lower in titles:
+            continue
         out.append(
             Candidate(
                 t.start,
@@ -519,7 +585,8 @@ def _repair_one(
     cands = _table_candidates(text, tokens, matches, busy_sentences, model, settings)
     cands += _apostrophe_candidates(text, settings)
     cands += _splice_candidates(text, tokens, settings)
-    ent, learned_words = _entity_candidates(text, tokens, names, function_words, settings)
+    own = names.with_own(Reference.of(doc.doc.doc_id, text, tokens), function_words, settings)
+    ent, learned_words = _entity_candidates(text, tokens, own, function_words, settings)
     cands += ent
     aligned, learned_subs = align(tokens, refs, settings, exclude=doc.doc.doc_id)
     for a in aligned:
