@@ -81,6 +81,8 @@ class DespinSettings:
     align_confidence: float = 0.85
     align_variant_ratio: float = 0.8  # letters this similar mean a spelling variant, which is left alone
     entity_max_word_zipf: float = 5.0  # "Emily dull": a swapped surname is a content word rarer than this
+    own_name_min_count: int = 2  # a document's own two-word name is evidence when written this often
+    own_name_dominance: float = 2.0  # ... and this many times as often as other first names with that surname
     lm_smoothing: float = 2.0  # pseudo-count pulling reference bigrams towards wordfreq unigrams
     lm_veto_margin: float = 2.0  # natural-log margin by which a swap may lower the text's likelihood
     lm_penalty: float = 0.2  # taken off a table edit the context model finds less likely than the text
@@ -117,6 +119,7 @@ class ReconcileSettings:
     predicate_rules: str = "reconcile/predicate_families.tsv"
     place_rules: str = "reconcile/place_containment.tsv"
     place_alias_rules: str = "reconcile/place_aliases.tsv"
+    person_title_rules: str = "reconcile/person_titles.tsv"
     # grouping (blocking, then matching)
     quote_match_threshold: float = 0.5  # overlap coefficient of content words for two quotes to match
     quote_min_shared_words: int = 3  # content words two quotes must share (fewer only if a quote is that short)
