@@ -24,6 +24,7 @@ from flows.reconcile.normalize import (
     load_lexicon,
     name_key,
     parse_timex,
+    person_key,
     place_key,
     quote_words,
     words,
@@ -368,15 +369,17 @@ def _word_diff(ref: list[str], other: list[str], lex: Lexicon) -> tuple[list[str
     return diffs, n_diff, overlap, only_variants
 
 
-def _quote_partner(k: tuple[str, ...], docs: set[str], groups: dict[object, list[_Position]],
+def _quote_partner(k: tuple[str, ...], pool: list[object], docs_of: dict[object, set[str]],
                    canon: dict[object, frozenset[str]], lex: Lexicon, settings: ReconcileSettings,
                    ) -> tuple[object, tuple[list[str], int, int, bool]] | None:
     """The wording in another document that quotes most of the same words as ``k``, with the word diff.
 
     Fragments of one statement are compared only with renderings of the same part: a piece that no
-    other source quotes has nothing to differ from.
+    other source quotes has nothing to differ from. Partners come from ``pool`` (the fullest wordings),
+    so a much-quoted statement costs wordings x pool, not wordings squared.
     """
-    others = [o for o in groups if o != k and {p.claim.doc_id for p in groups[o]} - docs]
+    docs = docs_of[k]
+    others = [o for o in pool if o != k and docs_of[o] - docs]
     ranked = sorted(others, key=lambda o: (-len(canon[k] & canon[o]), -len(o), str(o)))  # type: ignore[arg-type]
     best, best_rank = None, None
     for o in ranked[: settings.quote_partner_candidates]:
@@ -401,11 +404,13 @@ def _compare_quotes(positions: list[_Position], lex: Lexicon, settings: Reconcil
     support = 0.0
     unmatched = []
     compared: set[frozenset[object]] = set()
-    for k in sorted(groups, key=lambda k: (-len(k), str(k))):  # type: ignore[arg-type]
-        docs = {p.claim.doc_id for p in groups[k]}
-        if len(docs) > 1:
+    docs_of = {k: {p.claim.doc_id for p in ps} for k, ps in groups.items()}
+    ordered = sorted(groups, key=lambda k: (-len(k), -sum(p.weight for p in groups[k]), str(k)))  # type: ignore[arg-type]
+    pool = ordered[: settings.max_compared_values]
+    for k in ordered:
+        if len(docs_of[k]) > 1:
             support = max(support, sum(p.weight for p in groups[k]))
-        found = _quote_partner(k, docs, groups, canon, lex, settings)  # type: ignore[arg-type]
+        found = _quote_partner(k, pool, docs_of, canon, lex, settings)  # type: ignore[arg-type]
         if found is None:
             unmatched.append(_docs(groups[k]))
             continue
@@ -465,10 +470,10 @@ def _stance(c: Claim) -> bool:
 
 
 def _name_positions(claims: Sequence[Claim], get: Callable[[Claim], str | None], w: Callable[[Claim], float],
-                    ) -> list[_Position]:
-    present = [(c, get(c)) for c in claims if get(c)]
-    reps = cluster_names(name_key(v) for _, v in present)
-    return [_Position(c, reps.get(name_key(v), name_key(v)), str(v), w(c)) for c, v in present]
+                    key: Callable[[str], str] = name_key) -> list[_Position]:
+    present = [(c, v) for c in claims if (v := get(c))]
+    reps = cluster_names(key(v) for _, v in present)
+    return [_Position(c, reps.get(key(v), key(v)), str(v), w(c)) for c, v in present]
 
 
 def _comparable(positions: Sequence[_Position]) -> bool:
@@ -500,11 +505,13 @@ def _group_verdicts(g: ClaimGroup, lex: Lexicon, w: Callable[[Claim], float], se
     claims = g.claims
     if g.kind == "quote":
         qs = [c for c in claims if c.quote_text]
-        pos = [_Position(c, tuple(words(c.quote_text or "")), _short(c.quote_text or "", 400), w(c)) for c in qs]
+        # reported speech is the outlet's paraphrase: its words are not the speaker's wording
+        direct = [c for c in qs if c.modality != "reported"]
+        pos = [_Position(c, tuple(words(c.quote_text or "")), _short(c.quote_text or "", 400), w(c)) for c in direct]
         # wording needs two sources: one document's pieces of a statement are not variants of each other
         if len({p.claim.doc_id for p in pos}) >= 2:
             out.append(_verdict(g, "quote", "quote", pos, _compare_quotes(pos, lex, settings)))
-        pos = _name_positions(qs, lambda c: c.subject, w)
+        pos = _name_positions(qs, lambda c: c.subject, w, lambda v: person_key(v, lex))
         if len({p.key for p in pos}) > 1 and _comparable(pos):
             out.append(_verdict(g, "speaker", "person", pos, _compare_categorical(pos, "speaker", "medium")))
         reps = cluster_similar_names((name_key(c.venue) for c in claims), settings.venue_match_threshold)

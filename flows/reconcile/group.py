@@ -26,6 +26,7 @@ from flows.reconcile.normalize import (
     load_lexicon,
     name_key,
     parse_timex,
+    person_key,
     quote_words,
     words,
 )
@@ -49,9 +50,9 @@ def stable_key(*parts: str) -> str:
     return hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()[:16]
 
 
-def subject_key(claim: Claim) -> str:
-    """The comparable key of a claim's subject (speaker for quotes)."""
-    return name_key(claim.subject) or (claim.subject_entity_id or "")
+def subject_key(claim: Claim, lex: Lexicon) -> str:
+    """The comparable key of a claim's subject (speaker for quotes), without a title before the name."""
+    return person_key(claim.subject, lex) or (claim.subject_entity_id or "")
 
 
 class _UnionFind:
@@ -87,7 +88,7 @@ def _prepare_quote(claim: Claim, lex: Lexicon, settings: ReconcileSettings) -> _
     grams = frozenset(
         " ".join(toks[i : i + n]) for i in range(len(toks) - n + 1) if any(t in content for t in toks[i : i + n])
     )
-    return _Quote(claim, subject_key(claim), toks, content, grams)
+    return _Quote(claim, subject_key(claim, lex), toks, content, grams)
 
 
 def _quote_score(a: _Quote, b: _Quote, settings: ReconcileSettings) -> float:
@@ -238,8 +239,8 @@ def _most_common(values: Iterable[str]) -> str:
     return min(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0]
 
 
-def _display_name(claims: Iterable[Claim], key: str) -> str:
-    names = sorted({c.subject for c in claims if c.subject and subject_key(c) == key}, key=lambda s: (-len(s), s))
+def _display_name(claims: Iterable[Claim], key: str, lex: Lexicon) -> str:
+    names = sorted({c.subject for c in claims if c.subject and subject_key(c, lex) == key}, key=lambda s: (-len(s), s))
     return names[0] if names else key
 
 
@@ -284,14 +285,14 @@ def _quote_drafts(quotes: list[Claim], remarks: list[Claim], lex: Lexicon, setti
         claims = [q.claim for q in qs]
         speaker = _most_common(q.speaker for q in qs)
         anchor = _quote_anchor(qs)
-        display = _display_name(claims, speaker) if speaker else "unknown speaker"
+        display = _display_name(claims, speaker, lex) if speaker else "unknown speaker"
         pred = _most_common(c.predicate for c in claims) or "said"
         drafts.append(
             _Draft(("quote", speaker, anchor), "quote", f"{display} — {pred} — '…{anchor}…'", claims, rules)
         )
     by_speaker: dict[str, list[_Draft]] = defaultdict(list)
     for d in drafts:
-        for sp in {subject_key(c) for c in d.claims}:
+        for sp in {subject_key(c, lex) for c in d.claims}:
             if sp:
                 by_speaker[sp].append(d)
     draft_of = {c.claim_id: d for d in drafts for c in d.claims}
@@ -300,8 +301,8 @@ def _quote_drafts(quotes: list[Claim], remarks: list[Claim], lex: Lexicon, setti
         by_doc[c.doc_id].append(c)
     leftover: dict[str, list[Claim]] = defaultdict(list)
     for r in remarks:
-        sp = subject_key(r)
-        nxt = _next_quote(r, by_doc.get(r.doc_id, []), settings)
+        sp = subject_key(r, lex)
+        nxt = _next_quote(r, by_doc.get(r.doc_id, []), lex, settings)
         if nxt is not None and not (r.venue and not _venues_meet(r.venue, nxt.venue, settings.venue_match_threshold)):
             target, rule = draft_of[nxt.claim_id], RULE_REMARK_NEXT
         else:
@@ -313,18 +314,18 @@ def _quote_drafts(quotes: list[Claim], remarks: list[Claim], lex: Lexicon, setti
             target.rules.add(rule)
     for sp, claims in leftover.items():
         if sp:
-            name = _display_name(claims, sp)
+            name = _display_name(claims, sp, lex)
             drafts.append(_Draft(("remark", sp), "quote", f"{name} — remarked", claims, {RULE_REMARKS}))
     return drafts
 
 
-def _next_quote(remark: Claim, doc_quotes: list[Claim], settings: ReconcileSettings) -> Claim | None:
+def _next_quote(remark: Claim, doc_quotes: list[Claim], lex: Lexicon, settings: ReconcileSettings) -> Claim | None:
     """The speaker's first quote after a remark report in the same document, if it follows closely.
 
     "In January, X's comments made headlines. 'A,' X said ..." reports the statement quoted next.
     """
-    sp = subject_key(remark)
-    after = [c for c in doc_quotes if subject_key(c) == sp and 0 <= c.start - remark.end <= settings.remark_max_gap]
+    sp = subject_key(remark, lex)
+    after = [c for c in doc_quotes if subject_key(c, lex) == sp and 0 <= c.start - remark.end <= settings.remark_max_gap]
     return min(after, key=lambda c: (c.start, c.claim_id)) if after else None
 
 
@@ -399,15 +400,15 @@ def cluster_similar_names(keys: Iterable[str], threshold: float) -> dict[str, st
 def _fact_drafts(claims: list[Claim], lex: Lexicon, settings: ReconcileSettings) -> list[_Draft]:
     by_family: dict[str, list[Claim]] = defaultdict(list)
     for c in claims:
-        if subject_key(c):
+        if subject_key(c, lex):
             by_family[lex.predicate_rule(c.predicate).family].append(c)
     blocks: dict[tuple[str, str], list[Claim]] = defaultdict(list)
     ignore = frozenset(settings.name_joiners)
     for family, members in by_family.items():
         # "Jim and Pam", "Jim Halpert & Pam" and "Pam" (when unambiguous) are one subject of this fact
-        reps = cluster_names((subject_key(c) for c in members), ignore)
+        reps = cluster_names((subject_key(c, lex) for c in members), ignore)
         for c in members:
-            blocks[(reps[subject_key(c)], family)].append(c)
+            blocks[(reps[subject_key(c, lex)], family)].append(c)
     drafts = []
     for (sk, family), members in blocks.items():
         rule = lex.predicate_rule(members[0].predicate)

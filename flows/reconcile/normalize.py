@@ -47,6 +47,7 @@ class Lexicon:
     containers: dict[str, str]  # normalized place -> normalized container
     place_aliases: dict[str, str]
     display_places: dict[str, str]  # normalized place -> spelling in the table
+    titles: frozenset[str] = frozenset()  # words written before a person's name: "officer", "ms", ...
 
     def predicate_rule(self, predicate: str) -> PredicateRule:
         """The rule for a predicate; unknown predicates identify events by their object and compare time."""
@@ -136,9 +137,23 @@ def load_lexicon(settings: ReconcileSettings) -> Lexicon:
         name_key(r["alias"]): name_key(r["place"])
         for r in _read_table(settings.place_alias_rules, ("alias", "place", "provenance", "example"))
     }
+    titles = frozenset(name_key(r["title"]) for r in _read_table(settings.person_title_rules,
+                                                                  ("title", "provenance", "example")))
     # longest phrases first so "can not" wins over a shorter phrase starting with "can"
     ordered = {k: tuple(sorted(v, key=lambda p: -len(p[0]))) for k, v in phrases.items()}
-    return Lexicon(spelling, ordered, predicates, tuple(prefixes), containers, aliases, display)
+    return Lexicon(spelling, ordered, predicates, tuple(prefixes), containers, aliases, display, titles)
+
+
+def person_key(name: str | None, lex: Lexicon) -> str:
+    """A name key without the title phrase before the name: 'CHP Officer Bo Lind' -> 'bo lind', 'Ms Lind' -> 'lind'.
+
+    Everything up to the last title word goes (an organisation before a title names the office, not
+    the person); a name that is only titles keeps its words.
+    """
+    key = name_key(name)
+    ws = key.split()
+    last = max((i for i, w in enumerate(ws) if w in lex.titles), default=-1)
+    return " ".join(ws[last + 1 :]) if 0 <= last < len(ws) - 1 else key
 
 
 def quote_words(text: str, lex: Lexicon) -> tuple[str, ...]:
