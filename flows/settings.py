@@ -58,6 +58,7 @@ class DespinSettings:
     title_max_words: int = 20  # a longer line is body text even without a final stop
     title_cap_share: float = 0.4  # share of capitalised longer words that makes a line a headline
     title_min_word_len: int = 4  # short words ("of", "and", "sit") say little about title case
+    title_context_chars: int = 40  # how far before/after a replacement its neighbouring words are looked for
     sentence_bonus: float = 0.1  # added to a table edit's prior when its sentence has other signals
     agree_bonus: float = 0.1  # added when two independent sources propose the same replacement
     apostrophe_confidence: float = 0.95
@@ -141,6 +142,7 @@ class ReconcileSettings:
     number_rel_tolerance: float = 0.02  # numbers this close (relative) are compatible, not conflicting
     number_abs_tolerance: float = 0.0
     number_high_rel_diff: float = 0.5  # numbers differing more than this (relative) are a high-severity conflict
+    age_drift_years: float = 2.0  # ages this far apart may be one person's age in articles written years apart
     quote_medium_diff_ratio: float = 0.5  # wording variants differing in more than this share of words: medium
     quote_partner_candidates: int = 3  # other wordings (most shared words first) aligned with each quote
     unanchored_guess_factor: float = 0.5  # confidence scale for a likely value that assumes a missing year
