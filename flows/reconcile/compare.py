@@ -293,12 +293,14 @@ def _compare_categorical(positions: list[_Position], what: str, severity: str) -
                     shown, _round(support / total))
 
 
-def _compare_numbers(positions: list[_Position], settings: ReconcileSettings) -> _Outcome:
+def _compare_numbers(positions: list[_Position], settings: ReconcileSettings, drift: float = 0.0,
+                     drift_reason: str = "within the tolerance") -> _Outcome:
+    """Numbers agree when equal, are compatible within the tolerance (or ``drift``), else conflict."""
     groups = _by_value(positions)
     values = sorted(float(k) for k in _top_values(groups, settings.max_compared_values))  # type: ignore[arg-type]
 
     def close(a: float, b: float) -> bool:
-        tol = max(settings.number_abs_tolerance, settings.number_rel_tolerance * max(abs(a), abs(b)))
+        tol = max(settings.number_abs_tolerance, drift, settings.number_rel_tolerance * max(abs(a), abs(b)))
         return abs(a - b) <= tol
 
     worst = ("agree", "none")
@@ -307,7 +309,7 @@ def _compare_numbers(positions: list[_Position], settings: ReconcileSettings) ->
         for b in values[i + 1 :]:
             if close(a, b):
                 worst = _worse(worst, ("compatible", "none"))
-                reasons.append((1, f"{_fmt(a)} and {_fmt(b)} are within the tolerance"))
+                reasons.append((1, f"{_fmt(a)} and {_fmt(b)} are {drift_reason}"))
             else:
                 rel = abs(a - b) / max(abs(a), abs(b))
                 sev = "high" if rel > settings.number_high_rel_diff else "medium"
@@ -528,10 +530,14 @@ def _group_verdicts(g: ClaimGroup, lex: Lexicon, w: Callable[[Claim], float], se
             pos = _name_positions(claims, lambda c: c.object, w)
             if _comparable(pos):
                 out.append(_verdict(g, "object", "person", pos, _compare_categorical(pos, rule.family, "medium")))
-        if rule.value_kind == "number":
+        if rule.value_kind in ("number", "age"):
             pos = [_Position(c, float(c.number), _fmt(c.number), w(c)) for c in claims if c.number is not None]
             if _comparable(pos):
-                out.append(_verdict(g, "number", "number", pos, _compare_numbers(pos, settings)))
+                # an age grows with the article's date: articles a year or two apart state different true ages
+                drift = settings.age_drift_years if rule.value_kind == "age" else 0.0
+                why = (f"within {_fmt(drift)} years: an age depends on when the article was written"
+                       if drift else "within the tolerance")
+                out.append(_verdict(g, "number", "number", pos, _compare_numbers(pos, settings, drift, why)))
         pos = [_Position(c, place_key(c.place, lex), c.place or "", w(c)) for c in claims if c.place]
         if _comparable(pos):
             out.append(_verdict(g, "place", "place", pos, _compare_places(pos, lex, settings)))
