@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from flows.extract.context import DocContext, make_claim
-from flows.extract.entities import APOS, Candidate
+from flows.extract.entities import APOS, Candidate, cues
 from flows.records import Claim
 from flows.rules import load_table
 from flows.settings import ExtractSettings
@@ -108,7 +108,10 @@ def _clause(ctx: DocContext, s_start: int, s_end: int, va: int, vb: int) -> tupl
 def _coordinated(ctx: DocContext, c: Candidate) -> list[Candidate]:
     """'X and Y' (or 'X & Y'): the persons coordinated with mention c, c last."""
     before = ctx.mentions_in(max(0, c.start - 60), c.start)
-    if before and re.fullmatch(r"\s+(?:and(?: also)?|&)\s+", ctx.text[before[-1].end : c.start]):
+    between = ctx.text[before[-1].end : c.start] if before else ""
+    words = between.split()
+    # "X and Y", "X & Y", "X and actor Y" (a role noun before the second name)
+    if before and words and words[0] in ("and", "&") and all(w in ("also",) or w.lower() in cues().roles for w in words[1:]) and len(words) <= 3:
         x = before[-1]
         if ctx.entity(x).type == ctx.entity(c).type == "PERSON" and x.entity_id != c.entity_id:
             return [x, c]
