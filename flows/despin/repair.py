@@ -17,6 +17,7 @@ backed off to wordfreq picks among alternatives and vetoes swaps that make the t
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -78,14 +79,34 @@ class BigramModel:
         return total
 
 
-def _fit_case(replacement: str, text: str, start: int, settings: DespinSettings) -> str:
+def _fit_case(replacement: str, text: str, start: int, settings: DespinSettings, end: int | None = None) -> str:
     """Give a replacement the case its place needs: capitalised at a sentence start, in a headline,
-    or where the spinner's word was capitalised."""
+    inside a capitalised title, or where the spinner's word was capitalised."""
     if not replacement or not replacement[:1].islower():
         return replacement
-    if text[start : start + 1].isupper() or _sentence_initial(text, start) or _title_line(text, start, settings):
+    if (
+        text[start : start + 1].isupper()
+        or _sentence_initial(text, start)
+        or _title_line(text, start, settings)
+        or (end is not None and _in_title_run(text, start, end, settings))
+    ):
         return replacement[0].upper() + replacement[1:]
     return replacement
+
+
+_WORD_BEFORE = re.compile(r"([^\W\d_]+)[ \u00a0]+$")
+_WORD_AFTER = re.compile(r"[ \u00a0]+([^\W\d_]+)")
+
+
+def _in_title_run(text: str, start: int, end: int, settings: DespinSettings) -> bool:
+    """Whether a span sits inside a title written in title case ("Reasons To _ Happy"): the word
+    before is a capitalised function word in mid-sentence and the word after is capitalised."""
+    before = _WORD_BEFORE.search(text, max(0, start - settings.title_context_chars), start)
+    after = _WORD_AFTER.match(text, end, end + settings.title_context_chars)
+    if before is None or after is None or _sentence_initial(text, before.start()):
+        return False
+    word = before.group(1)
+    return word[0].isupper() and word.lower() in _function_words(settings) and after.group(1)[0].isupper()
 
 
 def _sentence_initial(text: str, start: int) -> bool:
@@ -135,7 +156,7 @@ def _table_candidates(
             conf += settings.sentence_bonus
         if best_lp < model.logp([prev, *garbled, nxt]) - settings.lm_veto_margin:
             conf -= settings.lm_penalty
-        rep = _fit_case(best, text, m.start, settings)
+        rep = _fit_case(best, text, m.start, settings, m.end)
         out.append(
             Candidate(
                 m.start,
@@ -594,7 +615,7 @@ def _repair_one(
             Candidate(
                 a.start,
                 a.end,
-                _fit_case(a.replacement, text, a.start, settings),
+                _fit_case(a.replacement, text, a.start, settings, a.end),
                 "align",
                 f"align:{a.ref_id}",
                 f"same passage in {a.ref_id} (similarity {a.ratio}) reads {a.replacement!r} at {a.ref_start}-{a.ref_end}",
