@@ -662,29 +662,43 @@ def _analyse(text: str, settings: DespinSettings) -> tuple:
 
 
 def repair_documents(
-    docs: Sequence[records.CleanDocument], references: Sequence[str], settings: DespinSettings
+    docs: Sequence[records.CleanDocument],
+    references: Sequence[str],
+    settings: DespinSettings,
+    spin: Sequence[tuple[float, tuple[records.SentenceSpin, ...]]] | None = None,
 ) -> list[records.RepairedDocument]:
-    """Score every document; repair the spun ones using the clean ones and ``references`` as evidence."""
-    analysed = [_analyse(d.clean_text, settings) for d in docs]
-    clean_refs = [
-        Reference.of(d.doc.doc_id, d.clean_text, a[0])
-        for d, a in zip(docs, analysed, strict=True)
-        if a[4] < settings.spun_threshold
+    """Score every document; repair the spun ones using the clean ones and ``references`` as evidence.
+
+    ``spin`` takes the documents' ``score_spin`` results when the caller has them already, so clean
+    documents pass through without being analysed a second time.
+    """
+    analysed: list[tuple | None] = [None] * len(docs)
+    if spin is None:
+        analysed = [_analyse(d.clean_text, settings) for d in docs]
+        spin = [(a[4], a[5]) for a in analysed]  # type: ignore[index]
+    spun = {k for k, (score, _) in enumerate(spin) if score >= settings.spun_threshold}
+    if not spun:
+        return [_passthrough(d, score, sents, settings) for d, (score, sents) in zip(docs, spin, strict=True)]
+    for k in spun:
+        if analysed[k] is None:
+            analysed[k] = _analyse(docs[k].clean_text, settings)
+    # built once per batch: every spun document is aligned against the same references
+    refs = [
+        Reference.of(d.doc.doc_id, d.clean_text, a[0] if a is not None else None)
+        for k, (d, a) in enumerate(zip(docs, analysed, strict=True))
+        if k not in spun
     ]
-    refs = clean_refs + [Reference.of(f"reference:{k}", t) for k, t in enumerate(references)]
-    model = names = function_words = index = None
+    refs += [Reference.of(f"reference:{k}", t) for k, t in enumerate(references)]
+    function_words = _function_words(settings)
+    model = BigramModel(refs, settings.lm_smoothing)
+    names = Names.of(refs, function_words)
+    index = ReferenceIndex(refs, settings.align_ngram, settings.align_max_ngram_df)
     out = []
-    for d, a in zip(docs, analysed, strict=True):
-        if a[4] < settings.spun_threshold:
-            out.append(_passthrough(d, a[4], a[5], settings))
-            continue
-        if model is None:
-            # built once per batch: every spun document is aligned against the same references
-            function_words = _function_words(settings)
-            model = BigramModel(refs, settings.lm_smoothing)
-            names = Names.of(refs, function_words)
-            index = ReferenceIndex(refs, settings.align_ngram, settings.align_max_ngram_df)
-        out.append(_repair_one(d, a, index, model, names, function_words, settings))  # type: ignore[arg-type]
+    for k, (d, (score, sents)) in enumerate(zip(docs, spin, strict=True)):
+        if k in spun:
+            out.append(_repair_one(d, analysed[k], index, model, names, function_words, settings))  # type: ignore[arg-type]
+        else:
+            out.append(_passthrough(d, score, sents, settings))
     return out
 
 

@@ -121,3 +121,15 @@ def test_never_crashes_and_offsets_stay_valid(parts: list[str], ref_parts: list[
     _check_offsets(out)
     again = repair_text(out.normalized_text, [" ".join(ref_parts)], FORCED)
     _check_offsets(again)
+
+
+def test_precomputed_spin_scores_give_the_same_repair() -> None:
+    from flows.despin.detect import score_spin
+
+    docs = [raw_document(SEED_SPUN), *(raw_document(p) for p in SEED_CLEAN)]
+    settings = DespinSettings()
+    plain = repair_documents(docs, [], settings)
+    given_scores = repair_documents(docs, [], settings, spin=[score_spin(d.clean_text, settings) for d in docs])
+    assert [r.normalized_text for r in given_scores] == [r.normalized_text for r in plain]
+    assert [r.sentences for r in given_scores] == [r.sentences for r in plain]
+    assert [r.is_spun for r in plain] == [True, False, False]
