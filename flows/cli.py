@@ -189,6 +189,11 @@ def cmd_review(args: argparse.Namespace) -> int:
 
     decision = "accept" if args.accept else "reject" if args.reject else "resolve"
     settings = _settings(args)
+    if not Path(args.warehouse).is_file():
+        # a review needs conflicts to review: never create an empty warehouse for one
+        from flows.errors import WarehouseError
+
+        raise WarehouseError(f"warehouse {args.warehouse} does not exist: run `recon run` first (or pass --warehouse FILE)")
     with (
         wh.WriterLock(Path(args.warehouse), "review", settings.run.lock_timeout_s),
         wh.connect(Path(args.warehouse)) as con,

@@ -1,0 +1,140 @@
+"""CLI errors: one clear line with a documented exit code, a traceback only with --debug."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from flows import cli, errors
+from flows import warehouse as wh
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _one_line_error(err: str, command: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"recon {command}: error: ") and "Traceback" not in err
+    return lines[0]
+
+
+@pytest.fixture
+def empty_db(tmp_path: Path) -> Path:
+    path = tmp_path / "w.duckdb"
+    with wh.connect(path):
+        pass
+    return path
+
+
+@pytest.mark.parametrize(
+    "sql",
+    ["DELETE FROM documents", "DROP TABLE claims", "SELECT 1; INSERT INTO runs (run_id) VALUES ('x')", "ATTACH 'x.db'"],
+)
+def test_query_refuses_writes_with_exit_6(capsys, empty_db, sql):
+    code, out, err = _run(capsys, "query", sql, "--warehouse", str(empty_db))
+    assert code == errors.ReadOnlyViolation.exit_code == 6
+    assert "only reads; refused the" in _one_line_error(err, "query") and not out
+
+
+def test_query_reads_from_stdin_and_prints_csv_with_a_header(capsys, empty_db, monkeypatch):
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("SELECT count(*) AS n FROM documents"))
+    code, out, err = _run(capsys, "query", "-", "--warehouse", str(empty_db), "--format", "csv")
+    assert code == 0 and out.splitlines() == ["n", "0"], (out, err)
+
+
+@pytest.mark.parametrize(
+    ("argv", "command", "code", "words"),
+    [
+        (["query", "SELEC 1"], "query", 4, "does not parse"),
+        (["query", "SELECT nope FROM documents"], "query", 4, "query failed"),
+        (["conflicts", "--warehouse", "{missing}"], "conflicts", 4, "does not exist"),
+        (["report", "--warehouse", "{missing}"], "report", 4, "does not exist"),
+        (["review", "c1", "--accept", "--warehouse", "{missing}"], "review", 4, "does not exist"),
+        (["review", "c1", "--accept"], "review", 4, "no conflict with id 'c1'"),
+        (["run", "--raw", "{missing}"], "run", 3, "does not exist"),
+        (["despin", "{missing}"], "despin", 3, "not a readable file"),
+    ],
+)
+def test_errors_are_one_line_with_their_exit_code(capsys, empty_db, tmp_path, argv, command, code, words):
+    missing = str(tmp_path / "missing")
+    argv = [a.replace("{missing}", missing) for a in argv]
+    if "--warehouse" not in argv and command != "run" and command != "despin":
+        argv += ["--warehouse", str(empty_db)]
+    got, _out, err = _run(capsys, *argv)
+    assert got == code, err
+    assert words in _one_line_error(err, command)
+    assert not Path(missing).exists(), "an error path created nothing"
+
+
+def test_a_bad_setting_is_a_usage_error(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("RECON_INGEST_MAX_FILE_BYTES", "lots")
+    code, _out, err = _run(capsys, "run", "--raw", str(tmp_path))
+    assert code == errors.ConfigError.exit_code == 2
+    assert "RECON_INGEST_MAX_FILE_BYTES" in _one_line_error(err, "run")
+
+
+def test_an_unexpected_failure_is_one_line_and_debug_shows_the_traceback(capsys, empty_db, monkeypatch):
+    def broken(*_a, **_k):
+        raise KeyError("something the code did not expect")
+
+    monkeypatch.setattr(wh, "read_query", broken)
+    code, _out, err = _run(capsys, "query", "SELECT 1", "--warehouse", str(empty_db))
+    assert code == 1
+    line = err.strip()
+    assert "\n" not in line and "unexpected error: KeyError" in line and "--debug" in line
+    code, _out, err = _run(capsys, "--debug", "query", "SELECT 1", "--warehouse", str(empty_db))
+    assert code == 1 and "Traceback (most recent call last)" in err
+
+
+HOLD_OPEN = """
+import sys, duckdb
+con = duckdb.connect({db!r})
+print("open", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_query_while_a_run_writes_is_exit_5_naming_the_holder(capsys, empty_db):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_OPEN.format(db=str(empty_db))], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        code, _out, err = _run(capsys, "query", "SELECT 1", "--warehouse", str(empty_db))
+    finally:
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        holder.wait(5)
+    assert code == errors.WarehouseLocked.exit_code == 5
+    line = _one_line_error(err, "query")
+    assert "is being written" in line and f"PID {holder.pid}" in line and "try again" in line
+
+
+def _documented_codes(text: str) -> dict[int, str]:
+    """'0 ok, 1 error, ... 130 interrupted.' -> {0: 'ok', 1: 'error', ...}"""
+    parts = [m.groups() for m in (re.match(r"\s*(\d+) (.+)", part) for part in text.rstrip(". ").split(",")) if m]
+    return {int(n): what.strip() for n, what in parts}
+
+
+def test_readme_cli_help_and_docstring_agree_with_the_errors_module():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    sentence = re.search(r"Exit codes: (.*?)\n\n", readme, re.S).group(1).replace("\n", " ")
+    documented = _documented_codes(sentence)
+    classes = {cls.exit_code: cls for cls in vars(errors).values() if isinstance(cls, type) and issubclass(cls, errors.ReconError)}
+    expected = set(classes) | {0, cli.EXIT_USAGE, cli.EXIT_INTERRUPTED}
+    assert set(documented) == expected, (documented, sorted(expected))
+    epilog = cli.build_parser().epilog
+    assert set(_documented_codes(epilog.removeprefix("Exit codes: "))) == expected
+    assert all(f"{code} " in cli.__doc__ for code in expected)
