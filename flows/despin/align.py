@@ -42,14 +42,26 @@ class Reference:
 class ReferenceIndex:
     """Word n-grams of all references of a batch, built once and shared by every document."""
 
-    def __init__(self, refs: Sequence[Reference], n: int, max_df: int) -> None:
+    @staticmethod
+    def grams(tokens: Sequence[Token], n: int) -> set[tuple[str, ...]]:
+        """The word n-grams of a token list (what ``wanted`` takes)."""
+        low = tuple(t.lower for t in tokens if t.is_word)
+        return {low[p : p + n] for p in range(len(low) - n + 1)}
+
+    def __init__(
+        self, refs: Sequence[Reference], n: int, max_df: int, wanted: set[tuple[str, ...]] | None = None
+    ) -> None:
+        """Index the references' word n-grams; with ``wanted`` (the n-grams of the documents to be
+        aligned) only those, which is all a lookup can hit and far fewer."""
         self.refs = list(refs)
         self.n = n
         index: dict[tuple[str, ...], list[tuple[int, int]]] = defaultdict(list)
         for r, ref in enumerate(self.refs):
             low = ref.low
             for p in range(len(low) - n + 1):
-                index[low[p : p + n]].append((r, p))
+                gram = low[p : p + n]
+                if wanted is None or gram in wanted:
+                    index[gram].append((r, p))
         # an n-gram in many references is too common to say that a passage was copied
         self.index = {g: hits for g, hits in index.items() if len(hits) <= max_df or len({r for r, _ in hits}) <= max_df}
 

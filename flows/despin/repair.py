@@ -287,15 +287,23 @@ def _name_runs(ref: Reference, function_words: frozenset[str]) -> tuple[Counter[
     return pairs, long
 
 
-def _written_lower(refs: Sequence[Reference], candidates: set[str]) -> set[str]:
-    """Of the candidate words, those some reference writes all lower-case ("director", not "John")."""
-    out: set[str] = set()
-    for ref in refs:
-        for k in ref.words:
-            t = ref.tokens[k].text
-            if t in candidates and t.islower():
-                out.add(t)
-    return out
+_LOWER_WORD = re.compile(r"(?<![\w'’-])[^\W\d_A-Z]+(?![\w'’-])")
+
+
+class LowerCaseIndex:
+    """Answers whether some reference writes a word all lower-case ("director", never "john");
+    the set is built on the first question, so batches that never ask pay nothing."""
+
+    def __init__(self, refs: Sequence[Reference]) -> None:
+        self._refs = refs
+        self._words: set[str] | None = None
+
+    def __contains__(self, word: str) -> bool:
+        if self._words is None:
+            self._words = set()
+            for r in self._refs:
+                self._words.update(w for w in _LOWER_WORD.findall(r.text) if w.islower())
+        return word in self._words
 
 
 @dataclass(frozen=True)
@@ -305,7 +313,7 @@ class Names:
     by_last: dict[str, frozenset[str]]
     by_first: dict[str, frozenset[str]]
     long: tuple[tuple[str, ...], ...]
-    lower_words: frozenset[str] = frozenset()  # words the references write in lower case
+    lower_words: LowerCaseIndex | frozenset[str] = frozenset()  # words the references write in lower case
     origin: str = "clean source"  # what the evidence of a repair cites
 
     @staticmethod
@@ -313,9 +321,7 @@ class Names:
         by_last: dict[str, set[str]] = {}
         by_first: dict[str, set[str]] = {}
         long: set[tuple[str, ...]] = set()
-        lower: set[str] = set()
         for ref in refs:
-            lower.update(w for w in ref.low if w[0].islower())  # candidates; the case test follows
             pairs, ref_long = _name_runs(ref, function_words)
             for first, last in pairs:
                 by_last.setdefault(last, set()).add(first)
@@ -325,7 +331,7 @@ class Names:
             {k: frozenset(v) for k, v in by_last.items()},
             {k: frozenset(v) for k, v in by_first.items()},
             tuple(sorted(long)),
-            frozenset(_written_lower(refs, lower)),
+            LowerCaseIndex(refs),
         )
 
     def with_own(self, own: Reference, function_words: frozenset[str], settings: DespinSettings) -> Names:
@@ -692,7 +698,10 @@ def repair_documents(
     function_words = _function_words(settings)
     model = BigramModel(refs, settings.lm_smoothing)
     names = Names.of(refs, function_words)
-    index = ReferenceIndex(refs, settings.align_ngram, settings.align_max_ngram_df)
+    wanted: set[tuple[str, ...]] = set()
+    for k in spun:
+        wanted |= ReferenceIndex.grams(analysed[k][0], settings.align_ngram)  # type: ignore[index]
+    index = ReferenceIndex(refs, settings.align_ngram, settings.align_max_ngram_df, wanted)
     out = []
     for k, (d, (score, sents)) in enumerate(zip(docs, spin, strict=True)):
         if k in spun:
