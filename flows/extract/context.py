@@ -22,6 +22,11 @@ PRONOUN_GENDER = {"he": "m", "him": "m", "his": "m", "she": "f", "her": "f", "he
 PLURAL_PRONOUNS = frozenset(("they", "them", "their"))
 _PRONOUN_AFTER = re.compile(r"\b(he|him|his|she|her|hers)\b", re.IGNORECASE)
 _WORDS_BEFORE = re.compile(r"[A-Za-z][\w'\u2019.-]*|[.!?:;,\u2014\u2013\"\u201c\u201d(]")
+_NEXT_WORD = re.compile(r" ([A-Za-z][\w-]*)")
+# words that may follow a year that dates the clause ("in 2008 as X", "in 2005 for hosting"), and words
+# before one that make it a time adverbial ("in 2008 Chiefs ...")
+_AFTER_TIME = frozenset(["and", "or", "but", "as", "for", "at", "in", "on", "to", "from", "with", "after", "before", "when", "while", "by", "of", "until", "since", "during", "than", "that", "which", "who"])
+_BEFORE_TIME = frozenset(["in", "on", "since", "by", "from", "during", "until", "of", "before", "after", "around", "early", "late"])
 # words after which a name still opens a clause (so it is a subject, not an object)
 _CLAUSE_OPENERS = frozenset(("and", "but", "while", "when", "as", "after", "before", "because", "then", "so", "that", "although", "though", "whereas", "where", "if", "since", "until", "once", "also"))
 
@@ -166,11 +171,20 @@ class DocContext:
         """The DATE timex inside [a, b) nearest to ``pos``, outside quotes."""
         best = None
         for t in self.timexes:
-            if t.start >= a and t.end <= b and t.type in ("DATE", "TIME") and t.value != "PRESENT_REF" and not self.in_quote(t.start):
+            if t.start >= a and t.end <= b and t.type in ("DATE", "TIME") and t.value != "PRESENT_REF" and not self.in_quote(t.start) and not self._modifier(t):
                 d = min(abs(t.start - pos), abs(t.end - pos))
                 if best is None or d < best[0]:
                     best = (d, t)
         return best[1] if best else None
+
+    def _modifier(self, t: Timex) -> bool:
+        """A bare year or decade used as an adjective ("1950s pin-up star", "the 2008 Chiefs"): it dates a noun,
+        not the event of the clause."""
+        if t.granularity not in ("year", "decade") or not t.text[:1].isdigit():
+            return False
+        nxt = _NEXT_WORD.match(self.text, t.end)
+        prev = _WORDS_BEFORE.findall(self.text, max(0, t.start - 20), t.start)
+        return bool(nxt) and nxt.group(1).lower() not in _AFTER_TIME and not (prev and prev[-1].lower() in _BEFORE_TIME)
 
     # -- claims ---------------------------------------------------------------------------
     def sentence_text(self, a: int, b: int) -> str:

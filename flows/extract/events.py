@@ -32,11 +32,12 @@ _NOT_BETWEEN = frozenset(
 )
 _ON = re.compile(r"[^.;!?]{0,60}?\bon\s+(?:the\s+)?")
 _IN_AT = re.compile(r"[^.;!?]{0,40}?\b(?:in|at)\s+")
-# what may stand between a subject and its verb: auxiliaries, adverbs, a closing quote mark after a quoted
-# title, a relative "who" ("Mark Doyle, who was fired")
-_FILLER = re.compile(r"[\s,\"\u201d'\u2019]*(?:who\s+|which\s+)?(?:(?:has|have|had|was|were|is|are|also|then|later|both|just|finally|never|ever|not|n't|first|reportedly|allegedly|\w+ly)\s*)*")
+# what may stand between a subject and its verb: an apposition (", 33,", ", of Burnsville,"), auxiliaries,
+# adverbs, a closing quote mark after a quoted title, a relative "who" ("Mark Doyle, who was fired")
+_FILLER = re.compile(r"[\s,\"\u201d'\u2019]*(?:,[^,;.!?\"\u201c\u201d]{1,50},\s*)?(?:who\s+|which\s+)?(?:(?:has|have|had|was|were|is|are|also|then|later|both|just|finally|never|ever|not|n't|first|reportedly|allegedly|\w+ly)\s*)*")
 # the words between a predicate and the next, when the next shares its subject: no new name or clause
 _AND_VP = re.compile(r"[^.;!?\"\u201c]{0,60}?\sand\s+(?:(?:was|were|is|are|has|had|have|then|later|also)\s+)?\S{0,4}")
+_RELATIVE = re.compile(r"[\s,]*(?:who|which|that)\b")
 _RECIPROCAL_BLOCK = re.compile(r"\bboth\b|\beach\b", re.IGNORECASE)
 
 
@@ -48,6 +49,7 @@ class Predicate:
     confidence: float
     reciprocal: bool
     object_from: frozenset[str]
+    requires_object: bool
 
 
 @dataclass(frozen=True)
@@ -65,14 +67,14 @@ class Lexicon:
 def lexicon() -> Lexicon:
     """The predicate lexicon as one alternation (group gN = row N) plus modality and count cues."""
     req = ("source", "example")
-    rows = load_table("extract/predicates.tsv", ("pattern", "predicate", "kind", "slot", "confidence", "reciprocal", "object_from", *req))
+    rows = load_table("extract/predicates.tsv", ("pattern", "predicate", "kind", "slot", "confidence", "reciprocal", "object_from", "requires_object", *req))
     master = re.compile(
         r"\b(?:" + "|".join(f"(?P<g{i}>{r['pattern']})" for i, r in enumerate(rows)) + r")\b", re.IGNORECASE
     )
     preds = tuple(
         Predicate(
             tuple(r["predicate"].split("+")), r["kind"], r["slot"], float(r["confidence"]), r["reciprocal"] == "yes",
-            frozenset(x for x in r["object_from"].split(",") if x),
+            frozenset(x for x in r["object_from"].split(",") if x), r["requires_object"] == "yes",
         )  # fmt: skip
         for r in rows
     )
@@ -158,7 +160,12 @@ def _subjects(ctx: DocContext, ca: int, va: int, plural: _Plural, settings: Extr
     """Subjects of a predicate at ``va`` in a clause starting at ``ca``, and how they were found."""
     text = ctx.text
     head = text[ca:va]
-    mentions = [m for m in ctx.mentions_in(ca, va) if ctx.entity(m).type in _SUBJECT_TYPES]
+    # a name after a preposition ("LuAnn Johnson, of Burnsville, was killed") is not the subject
+    # (unless a relative pronoun follows it: "replaces Mark Doyle, who was fired")
+    mentions = [
+        m for m in ctx.mentions_in(ca, va)
+        if ctx.entity(m).type in _SUBJECT_TYPES and (ctx.subject_like(m) or _RELATIVE.match(text, m.end, va))
+    ]  # fmt: skip
     pm = _PLURAL.search(head)
     last_m = mentions[-1] if mentions else None
     pron = list(_PRONOUN.finditer(head))
@@ -254,6 +261,8 @@ def extract_events(ctx: DocContext, settings: ExtractSettings) -> list[Claim]:
                 continue
             last = (subjects, vb)
             obj, place = _slots(ctx, pred, vb, ce)
+            if pred.requires_object and obj is None and place is None:
+                continue
             time = ctx.time_near(ca, ce, va) or ctx.time_near(s.start, s.end, va)
             modality, polarity = _modality(lex, text[s.start : s.end], text[ca:va] + " " + text[va:vb])
             if (

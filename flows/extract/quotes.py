@@ -178,9 +178,26 @@ def _speaker(ctx: DocContext, m: re.Match[str], base: int) -> Candidate | None:
     first = spk.split()[0].lower()
     if first in ("he", "she", "they"):
         return ctx.resolve_pronoun(first, a)
-    found = [c for c in ctx.mentions_in(a, b) if ctx.entity(c).type in ("PERSON", "OTHER")]
-    if found:
+    found = [c for c in ctx.mentions_in(a, b) if ctx.entity(c).type in ("PERSON", "OTHER", "ORG")]
+    if found and ctx.entity(found[-1]).type != "PERSON":
+        # "Peter Guest, Assistant Chief Fire Officer at Surrey Fire and Rescue Service says": the person the
+        # organisation's name is an apposition to
+        head = _appositive_head(ctx, a)
+        if head is not None:
+            return head
+    if found and ctx.entity(found[-1]).type != "ORG":
         return found[-1]
+    return None
+
+
+def _appositive_head(ctx: DocContext, pos: int) -> Candidate | None:
+    """The person named before ``pos`` in its sentence and followed by a comma that opens an apposition
+    running up to ``pos`` (no sentence or clause break between)."""
+    s0 = ctx.layout.sentences[ctx.layout.sentence_at(pos)].start if ctx.layout.sentences else 0
+    for c in reversed(ctx.mentions_in(max(s0, pos - 120), pos)):
+        between = ctx.text[c.end : pos]
+        if ctx.entity(c).type == "PERSON" and between.startswith(",") and not re.search(r"[.;!?\"\u201c\u201d]|,.*,", between[1:]):
+            return c
     return None
 
 
