@@ -441,8 +441,6 @@ def _entity_candidates(
                 if got == name[1:-1]:
                     continue
                 # keep the edit to the words that differ at the edges
-                if tuple(g.lower() for g in got) == tuple(x.lower() for x in name[1:-1]):
-                    continue  # a case variant ("General manager"), not a swapped word
                 run = [t, *middle, end_tok]
                 if not all(text[a.end : b.start].isspace() for a, b in zip(run, run[1:], strict=False)):
                     continue  # punctuation inside: not one name
@@ -469,11 +467,28 @@ def _entity_candidates(
                 )
                 break
     # lower-case names ("john Krasinski"): name pairs known from this text and the references
-    known = doc_pairs | {(f, last) for last, fs in names.by_last.items() for f in fs}
-    for k in name_case_slips(tokens, known):
+    source_pairs = {(f, last) for last, fs in names.by_last.items() for f in fs}
+    known = doc_pairs | source_pairs
+    slips = name_case_slips(tokens, known)
+    # "But john Knew your Love": a first name of this text written lower-case before any capitalised
+    # word, when the text writes it capitalised far more often than lower-case
+    firsts = {f for f, _ in doc_pairs}
+    cased = Counter(t.text for t in words)
+    before_surname = set(slips)
+    for k in range(len(tokens) - 1):
+        t, nxt = tokens[k], tokens[k + 1]
+        if t.is_word and t.text.islower() and t.text.capitalize() in firsts and nxt.is_word and nxt.text[:1].isupper():
+            slips.append(k)
+    for k in sorted(set(slips)):
         t = tokens[k]
-        # a word the clean sources write lower-case ("director Chris") or a title is no name slip
-        if t.text in names.lower_words or t.lower in titles:
+        # a word the clean sources write lower-case ("director Chris") or a title is no name slip,
+        # nor one this text itself writes lower-case as often as capitalised (before any capitalised
+        # word rather than a known surname, it must be written capitalised far more often)
+        if t.text in names.lower_words or t.lower in titles or t.lower in function_words:
+            continue
+        confirmed = k + 1 < len(tokens) and (t.text.capitalize(), tokens[k + 1].text) in source_pairs
+        need = 1.0 if k in before_surname else settings.own_name_dominance
+        if not confirmed and cased[t.text.capitalize()] < need * cased[t.text]:
             continue
         out.append(
             Candidate(
