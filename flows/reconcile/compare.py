@@ -20,6 +20,7 @@ from flows.reconcile.normalize import (
     Lexicon,
     TimeSpan,
     aligned_quote_words,
+    content_words,
     describe_time,
     load_lexicon,
     name_key,
@@ -337,6 +338,13 @@ def _fmt(x: float) -> str:
 # ---- quote wording ------------------------------------------------------------------------
 
 
+def _same_spelling(a: str, b: str, lex: Lexicon) -> bool:
+    """Two renderings of the same words: spelling table, paraphrase table, or only spaces and apostrophes
+    differ ("data center"/"datacenter", "populations"/"population's")."""
+    ca, cb = quote_words(a, lex), quote_words(b, lex)
+    return ca == cb or "".join(ca).replace("'", "") == "".join(cb).replace("'", "")
+
+
 def _word_diff(ref: list[str], other: list[str], lex: Lexicon) -> tuple[list[str], int, int, bool]:
     """Word-level differences inside the stretch both quotes cover (extent differences are not variants).
 
@@ -364,7 +372,7 @@ def _word_diff(ref: list[str], other: list[str], lex: Lexicon) -> tuple[list[str
             continue
         a, b = " ".join(ra[i1:i2]), " ".join(rb[j1:j2])
         n_diff += max(i2 - i1, j2 - j1)
-        same = bool(a and b) and quote_words(a, lex) == quote_words(b, lex)
+        same = bool(a and b) and _same_spelling(a, b, lex)
         only_variants = only_variants and same
         tag = " (spelling/paraphrase variant)" if same else ""
         diffs.append(f"'{a or '∅'}' → '{b or '∅'}'{tag}")
@@ -384,7 +392,10 @@ def _quote_partner(k: tuple[str, ...], pool: list[object], docs_of: dict[object,
     others = [o for o in pool if o != k and docs_of[o] - docs]
     ranked = sorted(others, key=lambda o: (-len(canon[k] & canon[o]), -len(o), str(o)))  # type: ignore[arg-type]
     best, best_rank = None, None
+    need_content = settings.quote_min_content_words
     for o in ranked[: settings.quote_partner_candidates]:
+        if len(canon[k] & canon[o]) < min(need_content, len(canon[k]), len(canon[o])) or not canon[k] & canon[o]:
+            break  # ranked by shared content words: the rest share fewer
         diff = _word_diff(list(o), list(k), lex)  # type: ignore[call-overload]
         _, n_diff, overlap, _ = diff
         need = min(settings.quote_min_shared_words, len(k), len(o))  # type: ignore[arg-type]
@@ -400,7 +411,9 @@ def _compare_quotes(positions: list[_Position], lex: Lexicon, settings: Reconcil
     total = sum(p.weight for p in positions) or 1.0
     # reference wording: the fullest rendering (fragments align inside it), then the most trusted
     ref_key = min(groups, key=lambda k: (-len(k), -sum(p.weight for p in groups[k]), k))  # type: ignore[arg-type]
-    canon = {k: frozenset(quote_words(" ".join(k), lex)) for k in groups}  # type: ignore[arg-type]
+    # partners are ranked and accepted on content words: two sentences sharing only "she ... the ... of"
+    # are different sentences, not two wordings of one
+    canon = {k: content_words(quote_words(" ".join(k), lex), settings.common_word_zipf) for k in groups}  # type: ignore[arg-type]
     worst = ("agree", "none")
     notes = []
     support = 0.0

@@ -170,3 +170,21 @@ def test_blocking_is_not_all_pairs() -> None:
     groups = group_claims(claims, SETTINGS)
     assert time.perf_counter() - t0 < 2.0
     assert groups == []
+
+
+def test_two_sentences_sharing_only_common_words_are_not_two_wordings() -> None:
+    a = _q("a", "d1", "Ann Vale", "She captured the imagination of a generation of farmers in the valley")
+    b = _q("b", "d1", "Ann Vale", "She is the embodiment of the valley", start=a.end + 5)
+    c = _q("c", "d2", "Ann Vale", "She captured the imagination of a generation of farmers")
+    groups = group_claims([a, b, c], SETTINGS)
+    quote = [v for v in compare_groups(groups, {}, SETTINGS) if v.kind == "quote"]
+    assert len(quote) == 1 and quote[0].verdict == "compatible", quote
+    assert "embodiment" not in quote[0].explanation
+
+
+def test_closed_and_open_compounds_are_spelling_variants() -> None:
+    a = _q("a", "d1", "Ann Vale", "the new datacenter doubles our capacity for rural hospitals")
+    b = _q("b", "d2", "Ann Vale", "the new data center doubles our capacity for rural hospitals")
+    quote = [v for v in compare_groups(group_claims([a, b], SETTINGS), {}, SETTINGS) if v.kind == "quote"]
+    assert quote[0].verdict == "conflict" and quote[0].severity == "low"
+    assert "'datacenter' → 'data center' (spelling/paraphrase variant)" in quote[0].explanation
