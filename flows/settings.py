@@ -110,6 +110,7 @@ class ExtractSettings:
     fact_confidence: float = 0.75  # first:/count:/age/plays facts found by pattern
     plural_confidence_factor: float = 0.8  # confidence scale when the subject is a resolved pronoun or "they both"
     pronoun_lookback_sentences: int = 3  # sentences searched back (before falling back to the nearest) for a he/she referent
+    negation_window_words: int = 4  # a negation this many words or fewer before a predicate (no clause opener between) denies it
 
 
 @dataclass(frozen=True)
