@@ -300,6 +300,28 @@ def _edit1(a: str, b: str) -> bool:
     return a[i:] == b[i + 1 :]
 
 
+def _attach_in_document(cl: _Cluster, by_token: dict[str, list[_Cluster]]) -> None:
+    """Move the mentions of a one-word name to the full name its own document uses ("Williams" -> "Jamal
+    Williams" where that document names him), one document at a time; what no document settles stays."""
+    moved = []
+    for cand in cl.members:
+        options = [o for o in by_token.get("L:" + cl.key, []) if cand.doc_id in o.docs]
+        options = options or [o for o in by_token.get("F:" + cl.key, []) if cand.doc_id in o.docs]
+        if len(options) == 1:
+            target = options[0]
+            target.members.append(cand)
+            target.votes.update(cand.votes)
+            target.forms[" ".join(_POSS.sub("", cand.text).split())] += 1
+            moved.append(cand)
+    if not moved:
+        return
+    gone = {id(c) for c in moved}
+    keep = [c for c in cl.members if id(c) not in gone]
+    cl.members = keep
+    cl.docs = {c.doc_id for c in keep}
+    cl.forms = Counter(" ".join(_POSS.sub("", c.text).split()) for c in keep)
+
+
 def resolve(candidates: Iterable[Candidate], roles: Iterable[tuple[str, str]], settings: ExtractSettings) -> list[Entity]:
     """Merge candidates of a batch into entities; set each candidate's entity_id; return the entities.
 
@@ -334,6 +356,9 @@ def resolve(candidates: Iterable[Candidate], roles: Iterable[tuple[str, str]], s
     for cl in clusters.values():
         if " " in cl.key or cl.type not in ("PERSON", "OTHER"):
             continue
+        _attach_in_document(cl, by_token)
+        if not cl.members:
+            continue
         options = by_token.get("L:" + cl.key, []) or by_token.get("F:" + cl.key, [])
         if not options and len(cl.key) >= settings.typo_min_chars and cl.key not in characters:
             options = [f for f in full if _edit1(cl.key, f.key.split()[-1])]
@@ -343,7 +368,8 @@ def resolve(candidates: Iterable[Candidate], roles: Iterable[tuple[str, str]], s
             cl.parent = pick[0]
     groups: dict[int, list[_Cluster]] = defaultdict(list)
     for cl in clusters.values():
-        groups[id(cl.root())].append(cl)
+        if cl.members:
+            groups[id(cl.root())].append(cl)
     entities = []
     for members in groups.values():
         root = members[0].root()

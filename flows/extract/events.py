@@ -37,6 +37,7 @@ _IN_AT = re.compile(r"[^.;!?]{0,40}?\b(?:in|at)\s+")
 _FILLER = re.compile(r"[\s,\"\u201d'\u2019]*(?:,[^,;.!?\"\u201c\u201d]{1,50},\s*)?(?:who\s+|which\s+)?(?:(?:has|have|had|was|were|is|are|also|then|later|both|just|finally|never|ever|not|n't|first|reportedly|allegedly|\w+ly)\s*)*")
 # the words between a predicate and the next, when the next shares its subject: no new name or clause
 _AND_VP = re.compile(r"[^.;!?\"\u201c]{0,60}?\sand\s+(?:(?:was|were|is|are|has|had|have|then|later|also)\s+)?\S{0,4}")
+_SUBORDINATORS = frozenset(["after", "before", "until", "when", "while", "that", "because", "since", "if", "as", "who", "which", "whereas", "although", "though", "unless"])
 _RELATIVE = re.compile(r"[\s,]*(?:who|which|that)\b")
 _RECIPROCAL_BLOCK = re.compile(r"\bboth\b|\beach\b", re.IGNORECASE)
 
@@ -228,10 +229,15 @@ def _direct_mention(ctx: DocContext, vb: int, ce: int, types: Iterable[str]) -> 
     return None
 
 
-def _modality(lex: Lexicon, sentence: str, before: str) -> tuple[str, bool]:
-    if lex.negations.search(before):
-        return "denied", False
-    if lex.hedges.search(sentence):
+def _modality(lex: Lexicon, text: str, s_start: int, s_end: int, ca: int, va: int, vb: int, window: int) -> tuple[str, bool]:
+    """denied when a negation governs the verb (inside its phrase, or a few words before it with no clause
+    opener between: "never entered ... after Nichols was sentenced" does not deny the sentencing); hedged when
+    the sentence carries a hedge cue; else asserted."""
+    for m in lex.negations.finditer(text, ca, vb):
+        between = text[m.end() : va].split() if m.end() <= va else []
+        if len(between) <= window and not any(w.lower().strip(",") in _SUBORDINATORS for w in between):
+            return "denied", False
+    if lex.hedges.search(text, s_start, s_end):
         return "hedged", True
     return "asserted", True
 
@@ -263,8 +269,9 @@ def extract_events(ctx: DocContext, settings: ExtractSettings) -> list[Claim]:
             obj, place = _slots(ctx, pred, vb, ce)
             if pred.requires_object and obj is None and place is None:
                 continue
-            time = ctx.time_near(ca, ce, va) or ctx.time_near(s.start, s.end, va)
-            modality, polarity = _modality(lex, text[s.start : s.end], text[ca:va] + " " + text[va:vb])
+            # else a time that opens the sentence ("In 2010, ...: X wed Y"), never one from a later clause
+            time = ctx.time_near(ca, ce, va) or ctx.time_near(s.start, ca, va)
+            modality, polarity = _modality(lex, text, s.start, s.end, ca, va, vb, settings.negation_window_words)
             if (
                 pred.reciprocal and obj is None and len(subjects) == 2 and how == "mention"
                 and not _RECIPROCAL_BLOCK.search(text, ca, min(ce, vb + 12))
