@@ -82,7 +82,7 @@ class DespinSettings:
     align_confidence: float = 0.85
     align_variant_ratio: float = 0.8  # letters this similar mean a spelling variant, which is left alone
     entity_max_word_zipf: float = 5.0  # "Emily dull": a swapped surname is a content word rarer than this
-    own_name_min_count: int = 2  # a document's own two-word name is evidence when written this often
+    own_name_min_count: int = 1  # a document's own two-word name is evidence when written this often
     own_name_dominance: float = 2.0  # ... and this many times as often as other first names with that surname
     lm_smoothing: float = 2.0  # pseudo-count pulling reference bigrams towards wordfreq unigrams
     lm_veto_margin: float = 2.0  # natural-log margin by which a swap may lower the text's likelihood
@@ -134,6 +134,7 @@ class ReconcileSettings:
     fragment_max_gap: int = 120  # a speaker's next quote in a document this few chars on is the same statement
     remark_max_gap: int = 600  # a remark report attaches to the speaker's quote starting this few chars after it
     name_joiners: tuple[str, ...] = ("and",)  # words joining coordinated names ("Jim and Pam"), ignored in matching
+    recurring_event_gap_days: int = 180  # dates of a recurring event (fired, married) further apart are two events
     common_word_zipf: float = 6.0  # words at least this frequent (wordfreq zipf, >= 4.3) are not content words
     max_block_size: int = 40  # a blocking key shared by more claims than this is not compared all pairs...
     block_pivots: int = 8  # ...but each member only against this many of the key's first members
