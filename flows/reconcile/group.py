@@ -16,6 +16,7 @@ import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -43,6 +44,7 @@ RULE_REMARK_ONLY = "remark:only-quote-group-of-speaker"
 RULE_REMARKS = "block:speaker+remarked"
 RULE_FACT = "block:subject+predicate-family"
 RULE_OBJECT = "block:subject+predicate-family+object"
+RULE_OCCURRENCE = "split:recurring-event-dates-apart"
 
 
 def stable_key(*parts: str) -> str:
@@ -397,6 +399,40 @@ def cluster_similar_names(keys: Iterable[str], threshold: float) -> dict[str, st
     return {k: uniq[uf.find(i)] for i, k in enumerate(uniq)}
 
 
+def _anchored_span(c: Claim) -> tuple[date, date] | None:
+    if c.time_anchored is False:
+        return None
+    if c.time_start and c.time_end:
+        return c.time_start, c.time_end
+    s = parse_timex(c.time_value)
+    return (s.start, s.end) if s and s.anchored and s.start and s.end else None
+
+
+def _occurrences(claims: list[Claim], gap_days: int) -> list[tuple[str, list[Claim]]]:
+    """Split the claims of a recurring event (fired, married, won) into occurrences whose dates lie far apart.
+
+    "Fired in June 2004" and "fired today (May 2005)" are two firings, not two dates of one. Dated
+    claims chain into one occurrence while each starts within ``gap_days`` of the previous one's end;
+    undated claims stay with the largest occurrence, which keeps the unsplit key ('' suffix).
+    """
+    dated = sorted(((sp, c) for c in claims if (sp := _anchored_span(c))), key=lambda x: (x[0], x[1].claim_id))
+    runs: list[list[Claim]] = []
+    run_end: date | None = None
+    for (start, end), c in dated:
+        if run_end is None or (start - run_end).days > gap_days:
+            runs.append([])
+            run_end = end
+        runs[-1].append(c)
+        run_end = max(run_end, end)
+    if len(runs) <= 1:
+        return [("", claims)]
+    runs.sort(key=lambda r: (-len(r), min(_anchored_span(c)[0] for c in r)))  # type: ignore[index]
+    in_runs = {c.claim_id for r in runs for c in r}
+    runs[0].extend(c for c in claims if c.claim_id not in in_runs)
+    return [("" if i == 0 else str(min(_anchored_span(c)[0] for c in r).year), r)  # type: ignore[index]
+            for i, r in enumerate(runs)]
+
+
 def _fact_drafts(claims: list[Claim], lex: Lexicon, settings: ReconcileSettings) -> list[_Draft]:
     by_family: dict[str, list[Claim]] = defaultdict(list)
     for c in claims:
@@ -414,7 +450,10 @@ def _fact_drafts(claims: list[Claim], lex: Lexicon, settings: ReconcileSettings)
         rule = lex.predicate_rule(members[0].predicate)
         name = _most_common(c.subject or "" for c in members) or sk
         if rule.object_role != "identifies":
-            drafts.append(_Draft(("fact", sk, family), rule.value_kind, f"{name} — {family}", members, {RULE_FACT}))
+            for when, part in _split(members, rule.recurs, settings):
+                label = f"{name} — {family}" + (f" ({when})" if when else "")
+                rules = {RULE_FACT} | ({RULE_OCCURRENCE} if when else set())
+                drafts.append(_Draft(("fact", sk, family) + ((when,) if when else ()), rule.value_kind, label, part, rules))
             continue
         reps = cluster_names(name_key(c.object) for c in members)
         by_obj: dict[str, list[Claim]] = defaultdict(list)
@@ -428,9 +467,16 @@ def _fact_drafts(claims: list[Claim], lex: Lexicon, settings: ReconcileSettings)
         for ok, group in by_obj.items():
             objs = sorted({c.object for c in group if c.object and reps.get(name_key(c.object)) == ok},
                           key=lambda s: (-len(s), s))
-            label = f"{name} — {family}" + (f" — {objs[0]}" if objs else "")
-            drafts.append(_Draft(("fact", sk, family, ok), rule.value_kind, label, group, {RULE_OBJECT}))
+            for when, part in _split(group, rule.recurs, settings):
+                label = f"{name} — {family}" + (f" — {objs[0]}" if objs else "") + (f" ({when})" if when else "")
+                rules = {RULE_OBJECT} | ({RULE_OCCURRENCE} if when else set())
+                drafts.append(_Draft(("fact", sk, family, ok) + ((when,) if when else ()), rule.value_kind, label, part,
+                                     rules))
     return drafts
+
+
+def _split(claims: list[Claim], recurs: bool, settings: ReconcileSettings) -> list[tuple[str, list[Claim]]]:
+    return _occurrences(claims, settings.recurring_event_gap_days) if recurs else [("", claims)]
 
 
 def group_claims(claims: Sequence[Claim], settings: ReconcileSettings) -> list[ClaimGroup]:

@@ -32,8 +32,9 @@ class PredicateRule:
 
     family: str
     object_role: str  # identifies | value | none
-    value_kind: str  # time | place | number | first | person | value
+    value_kind: str  # time | place | number | age | first | person | value
     is_prefix: bool = False
+    recurs: bool = False  # one subject can do it again: far-apart dates are separate events
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class Lexicon:
             return rule
         for prefix, prule in self.prefixes:
             if predicate.startswith(prefix):
-                return PredicateRule(predicate, prule.object_role, prule.value_kind, True)
+                return PredicateRule(predicate, prule.object_role, prule.value_kind, True, prule.recurs)
         return PredicateRule(predicate, "identifies", "time")
 
     def place_chain(self, place_key: str) -> tuple[str, ...]:
@@ -118,11 +119,14 @@ def load_lexicon(settings: ReconcileSettings) -> Lexicon:
         phrases.setdefault(src[0], []).append((src, dst))
     predicates: dict[str, PredicateRule] = {}
     prefixes = []
-    cols = ("predicate", "family", "object_role", "value_kind", "provenance", "example")
+    cols = ("predicate", "family", "object_role", "value_kind", "recurs", "provenance", "example")
     for r in _read_table(settings.predicate_rules, cols):
         if r["object_role"] not in ("identifies", "value", "none"):
             raise RuleError(f"rule file {settings.predicate_rules}: object_role {r['object_role']!r} unknown")
-        rule = PredicateRule(r["family"], r["object_role"], r["value_kind"], r["predicate"].endswith(":"))
+        if r["recurs"] not in ("yes", "no"):
+            raise RuleError(f"rule file {settings.predicate_rules}: recurs must be yes or no, found {r['recurs']!r}")
+        rule = PredicateRule(r["family"], r["object_role"], r["value_kind"], r["predicate"].endswith(":"),
+                             r["recurs"] == "yes")
         if rule.is_prefix:
             prefixes.append((r["predicate"], rule))
         else:

@@ -188,3 +188,30 @@ def test_closed_and_open_compounds_are_spelling_variants() -> None:
     quote = [v for v in compare_groups(group_claims([a, b], SETTINGS), {}, SETTINGS) if v.kind == "quote"]
     assert quote[0].verdict == "conflict" and quote[0].severity == "low"
     assert "'datacenter' → 'data center' (spelling/paraphrase variant)" in quote[0].explanation
+
+
+def _event(cid: str, doc: str, predicate: str, value: str) -> Claim:
+    from flows.reconcile.normalize import parse_timex
+
+    span = parse_timex(value)
+    assert span is not None
+    return Claim(claim_id=cid, doc_id=doc, kind="event", subject="Bo Lind", predicate=predicate, object=None,
+                 sentence="s", start=0, end=1, raw_start=0, raw_end=1, extractor="test", confidence=1.0,
+                 time_value=value, time_start=span.start, time_end=span.end, time_anchored=True)
+
+
+def test_a_recurring_event_with_dates_far_apart_is_two_events_not_a_conflict() -> None:
+    claims = [_event("a", "d1", "fired", "2004-06-08"), _event("b", "d2", "fired", "2005-05-23"),
+              _event("c", "d3", "fired", "2005-05-23")]
+    groups = group_claims(claims, SETTINGS)
+    times = [v for v in compare_groups(groups, {}, SETTINGS) if v.kind == "time"]
+    # the 2005 firing is one event both sources date alike; the 2004 one stands alone (no group of one)
+    assert [v.verdict for v in times] == ["agree"]
+    assert [sorted(c.claim_id for c in g.claims) for g in groups] == [["b", "c"]]
+
+
+def test_close_dates_of_a_recurring_event_and_any_dates_of_a_one_time_event_still_conflict() -> None:
+    close = [_event("a", "d1", "fired", "2004"), _event("b", "d2", "fired", "2005")]
+    once = [_event("c", "d1", "died", "2004-06-08"), _event("d", "d2", "died", "2009-05-23")]
+    verdicts = compare_groups(group_claims(close + once, SETTINGS), {}, SETTINGS)
+    assert sorted(v.verdict for v in verdicts if v.kind == "time") == ["conflict", "conflict"]
