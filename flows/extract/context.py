@@ -11,7 +11,7 @@ import bisect
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from flows.extract.entities import Candidate, cues
@@ -22,6 +22,7 @@ PRONOUN_GENDER = {"he": "m", "him": "m", "his": "m", "she": "f", "her": "f", "he
 PLURAL_PRONOUNS = frozenset(("they", "them", "their"))
 _PRONOUN_AFTER = re.compile(r"\b(he|him|his|she|her|hers)\b", re.IGNORECASE)
 _WORDS_BEFORE = re.compile(r"[A-Za-z][\w'\u2019.-]*|[.!?:;,\u2014\u2013\"\u201c\u201d(]")
+_QUOTE_MARKS = frozenset('"\u201c\u201d')
 _NEXT_WORD = re.compile(r" ([A-Za-z][\w-]*)")
 # words that may follow a year that dates the clause ("in 2008 as X", "in 2005 for hosting"), and words
 # before one that make it a time adverbial ("in 2008 Chiefs ...")
@@ -44,11 +45,14 @@ class DocContext:
     pronoun_lookback: int = 3
     quote_spans: list[tuple[int, int]] = field(default_factory=list)
     _starts: list[int] = field(default_factory=list)
+    _tstarts: list[int] = field(default_factory=list)
     _gender: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
         self.mentions = sorted((m for m in self.mentions if m.entity_id), key=lambda m: m.start)
         self._starts = [m.start for m in self.mentions]
+        self.timexes = sorted(self.timexes, key=lambda t: t.start)
+        self._tstarts = [t.start for t in self.timexes]
         self._gender = None  # computed on first use, once the quote extractor has set quote_spans
 
     # -- entities -----------------------------------------------------------------------
@@ -78,8 +82,9 @@ class DocContext:
     def subject_like(self, m: Candidate) -> bool:
         """True when a mention stands where a clause's subject stands: not right after a preposition or verb."""
         words = _WORDS_BEFORE.findall(self.text, max(0, m.start - 60), m.start)
-        # "writer Lee Kirk", "spokesman John Smith": look past a role noun to the word before it
-        while words and words[-1].lower() in cues().roles:
+        # "writer Lee Kirk", "the show 'Title'": look past a role or work noun (and quote marks) to the word before
+        c = cues()
+        while words and (words[-1].lower() in c.roles or words[-1].lower() in c.work_nouns or words[-1] in _QUOTE_MARKS):
             words.pop()
         if not words:
             return True
@@ -167,11 +172,15 @@ class DocContext:
         return list(latest.values())
 
     # -- time -----------------------------------------------------------------------------
-    def time_near(self, a: int, b: int, pos: int) -> Timex | None:
-        """The DATE timex inside [a, b) nearest to ``pos``, outside quotes."""
+    def time_near(self, a: int, b: int, pos: int, keep: Callable[[Timex], bool] | None = None) -> Timex | None:
+        """The DATE timex inside [a, b) nearest to ``pos``, outside quotes (and passing ``keep``)."""
         best = None
-        for t in self.timexes:
-            if t.start >= a and t.end <= b and t.type in ("DATE", "TIME") and t.value != "PRESENT_REF" and not self.in_quote(t.start) and not self._modifier(t):
+        i = bisect.bisect_left(self._tstarts, a)
+        for t in self.timexes[i : bisect.bisect_left(self._tstarts, b)]:
+            if (
+                t.end <= b and t.type in ("DATE", "TIME") and t.value != "PRESENT_REF" and not self.in_quote(t.start)
+                and not self._modifier(t) and (keep is None or keep(t))
+            ):  # fmt: skip
                 d = min(abs(t.start - pos), abs(t.end - pos))
                 if best is None or d < best[0]:
                     best = (d, t)

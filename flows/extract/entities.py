@@ -132,6 +132,8 @@ def _prev_word(text: str, pos: int) -> str:
 def _trim(text: str, a: int, b: int, c: Cues, midcaps: set[str], initial: bool, zipf: float) -> tuple[int, int]:
     """Drop leading/trailing words of a capitalised run that are not part of a name."""
     words = [(m.start() + a, m.end() + a) for m in re.finditer(r"\S+", text[a:b])]
+    if initial and len(words) == 1 and text[words[0][0] : words[0][1]].endswith("ly") and text[b : b + 1] == ",":
+        return a, a  # a sentence adverb ("Presently, ...")
     while words:
         w = text[words[0][0] : words[0][1]]
         bare = _POSS.sub("", w)

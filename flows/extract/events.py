@@ -37,6 +37,15 @@ _IN_AT = re.compile(r"[^.;!?]{0,40}?\b(?:in|at)\s+")
 _FILLER = re.compile(r"[\s,\"\u201d'\u2019]*(?:,[^,;.!?\"\u201c\u201d]{1,50},\s*)?(?:who\s+|which\s+)?(?:(?:has|have|had|was|were|is|are|also|then|later|both|just|finally|never|ever|not|n't|first|reportedly|allegedly|\w+ly)\s*)*")
 # the words between a predicate and the next, when the next shares its subject: no new name or clause
 _AND_VP = re.compile(r"[^.;!?\"\u201c]{0,60}?\sand\s+(?:(?:was|were|is|are|has|had|have|then|later|also)\s+)?\S{0,4}")
+_LEAD_CLAUSE = re.compile(r"(?:After|Before|Since|When|While|Although|Though|Because|If|Until|Once|As)\b[^,;.!?]{1,150},\s*")
+_OTHER_TIME = re.compile(r"\b(?:since|after|before|until|following|when|while|because)\b", re.IGNORECASE)
+
+
+def _time_ok(text: str, vb: int):
+    """A filter for the clause's times: one after the verb with "since", "after", ... between dates another event."""
+    return lambda t: t.start < vb or not _OTHER_TIME.search(text, vb, t.start)
+
+
 _SUBORDINATORS = frozenset(["after", "before", "until", "when", "while", "that", "because", "since", "if", "as", "who", "which", "whereas", "although", "though", "unless"])
 _RELATIVE = re.compile(r"[\s,]*(?:who|which|that)\b")
 _RECIPROCAL_BLOCK = re.compile(r"\bboth\b|\beach\b", re.IGNORECASE)
@@ -100,9 +109,14 @@ def lexicon() -> Lexicon:
 
 
 def _clause(ctx: DocContext, s_start: int, s_end: int, va: int, vb: int) -> tuple[int, int]:
+    """The clause around a predicate: between boundaries (semicolons, ", while", " because ", dashes), after
+    a sentence-opening subordinate clause ("After she left X on Thursday, Y checked into Z")."""
     text = ctx.text
     a = s_start
-    for m in _BOUNDARY.finditer(text, s_start, va):
+    lead = _LEAD_CLAUSE.match(text, s_start, va)
+    if lead:
+        a = lead.end()
+    for m in _BOUNDARY.finditer(text, a, va):
         a = m.end()
     m = _BOUNDARY.search(text, vb, s_end)
     return a, (m.start() if m else s_end)
@@ -269,8 +283,11 @@ def extract_events(ctx: DocContext, settings: ExtractSettings) -> list[Claim]:
             obj, place = _slots(ctx, pred, vb, ce)
             if pred.requires_object and obj is None and place is None:
                 continue
-            # else a time that opens the sentence ("In 2010, ...: X wed Y"), never one from a later clause
-            time = ctx.time_near(ca, ce, va) or ctx.time_near(s.start, ca, va)
+            # else a time that opens the sentence ("In 2010, ...: X wed Y"), never one from a later clause or an
+            # opening subordinate clause; a time after "since"/"after" ... dates something else
+            time = ctx.time_near(ca, ce, va, _time_ok(text, vb))
+            if time is None and not _LEAD_CLAUSE.match(text, s.start, va):
+                time = ctx.time_near(s.start, ca, va)
             modality, polarity = _modality(lex, text, s.start, s.end, ca, va, vb, settings.negation_window_words)
             if (
                 pred.reciprocal and obj is None and len(subjects) == 2 and how == "mention"

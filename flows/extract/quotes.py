@@ -179,7 +179,7 @@ def _speaker(ctx: DocContext, m: re.Match[str], base: int) -> Candidate | None:
     if first in ("he", "she", "they"):
         return ctx.resolve_pronoun(first, a)
     found = [c for c in ctx.mentions_in(a, b) if ctx.entity(c).type in ("PERSON", "OTHER", "ORG")]
-    if found and ctx.entity(found[-1]).type != "PERSON":
+    if found and (ctx.entity(found[-1]).type != "PERSON" or not ctx.subject_like(found[-1])):
         # "Peter Guest, Assistant Chief Fire Officer at Surrey Fire and Rescue Service says": the person the
         # organisation's name is an apposition to
         head = _appositive_head(ctx, a)
