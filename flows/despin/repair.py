@@ -314,6 +314,7 @@ class Names:
     by_first: dict[str, frozenset[str]]
     long: tuple[tuple[str, ...], ...]
     lower_words: LowerCaseIndex | frozenset[str] = frozenset()  # words the references write in lower case
+    ref_pairs: frozenset[tuple[str, str]] = frozenset()  # two-word names the references themselves write
     origin: str = "clean source"  # what the evidence of a repair cites
 
     @staticmethod
@@ -332,6 +333,7 @@ class Names:
             {k: frozenset(v) for k, v in by_first.items()},
             tuple(sorted(long)),
             LowerCaseIndex(refs),
+            frozenset((f, last) for last, fs in by_last.items() for f in fs),
         )
 
     def with_own(self, own: Reference, function_words: frozenset[str], settings: DespinSettings) -> Names:
@@ -359,6 +361,7 @@ class Names:
             {**{k: frozenset(v) for k, v in add_first.items()}, **self.by_first},
             self.long,
             self.lower_words,
+            self.ref_pairs,
             "clean source or this text",
         )
 
@@ -454,6 +457,11 @@ def _entity_candidates(
                 rep = " ".join(name[1 + lo : len(name) - 1 - hi])
                 if not rep or lo + hi >= len(got):
                     continue
+                # a spinner swaps some words of a name, not all of a longer middle, and writes its own
+                # words in lower case: "Sheriff deputy Jerry Ortiz" is another name, not a swap
+                shared = {g.lower() for g in got} & {x.lower() for x in name[1:-1]}
+                if (mid >= 2 and not shared) or any(g[:1].isupper() for g in got[lo : len(got) - hi]):
+                    continue
                 out.append(
                     Candidate(
                         s,
@@ -473,7 +481,13 @@ def _entity_candidates(
     # "But john Knew your Love": a first name of this text written lower-case before any capitalised
     # word, when the text writes it capitalised far more often than lower-case
     firsts = {f for f, _ in doc_pairs}
-    cased = Counter(t.text for t in words)
+    # capitalised in mid-sentence: a sentence-initial "Earlier Monday" does not make "Earlier" a name
+    cased = Counter(
+        t.text
+        for p, t in zip(words, words[1:], strict=False)
+        if t.text[:1].isupper() and p.sentence == t.sentence and t.start - p.end <= 2
+    )
+    cased.update(t.text for t in words if t.text.islower())
     before_surname = set(slips)
     for k in range(len(tokens) - 1):
         t, nxt = tokens[k], tokens[k + 1]
@@ -486,7 +500,7 @@ def _entity_candidates(
         # word rather than a known surname, it must be written capitalised far more often)
         if t.text in names.lower_words or t.lower in titles or t.lower in function_words:
             continue
-        confirmed = k + 1 < len(tokens) and (t.text.capitalize(), tokens[k + 1].text) in source_pairs
+        confirmed = k + 1 < len(tokens) and (t.text.capitalize(), tokens[k + 1].text) in names.ref_pairs
         need = 1.0 if k in before_surname else settings.own_name_dominance
         if not confirmed and cased[t.text.capitalize()] < need * cased[t.text]:
             continue
