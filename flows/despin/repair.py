@@ -350,6 +350,8 @@ class Names:
         add_last: dict[str, frozenset[str]] = {}
         add_first: dict[str, set[str]] = {}
         for last, firsts in by_last.items():
+            if last in self.by_last:
+                continue  # the references know this surname: their reading stands
             (first, n), *rest = firsts.most_common()
             if n >= settings.own_name_min_count and n >= settings.own_name_dominance * sum(m for _, m in rest):
                 add_last[last] = frozenset([first])
@@ -488,6 +490,7 @@ def _entity_candidates(
         if t.text[:1].isupper() and p.sentence == t.sentence and t.start - p.end <= 2
     )
     cased.update(t.text for t in words if t.text.islower())
+    cased_all = Counter(t.text for t in words)
     before_surname = set(slips)
     for k in range(len(tokens) - 1):
         t, nxt = tokens[k], tokens[k + 1]
@@ -501,8 +504,12 @@ def _entity_candidates(
         if t.text in names.lower_words or t.lower in titles or t.lower in function_words:
             continue
         confirmed = k + 1 < len(tokens) and (t.text.capitalize(), tokens[k + 1].text) in names.ref_pairs
-        need = 1.0 if k in before_surname else settings.own_name_dominance
-        if not confirmed and cased[t.text.capitalize()] < need * cased[t.text]:
+        # before a known surname the pair itself is evidence, so sentence-initial uses count too
+        if k in before_surname:
+            enough = cased_all[t.text.capitalize()] >= cased_all[t.text]
+        else:
+            enough = cased[t.text.capitalize()] >= settings.own_name_dominance * cased[t.text]
+        if not (confirmed or enough):
             continue
         out.append(
             Candidate(
