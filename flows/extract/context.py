@@ -22,6 +22,7 @@ PRONOUN_GENDER = {"he": "m", "him": "m", "his": "m", "she": "f", "her": "f", "he
 PLURAL_PRONOUNS = frozenset(("they", "them", "their"))
 _PRONOUN_AFTER = re.compile(r"\b(he|him|his|she|her|hers)\b", re.IGNORECASE)
 _WORDS_BEFORE = re.compile(r"[A-Za-z][\w'\u2019.-]*|[.!?:;,\u2014\u2013\"\u201c\u201d(]")
+_LETTERS = re.compile(r"[a-z]+")
 _QUOTE_MARKS = frozenset('"\u201c\u201d')
 _NEXT_WORD = re.compile(r" ([A-Za-z][\w-]*)")
 # words that may follow a year that dates the clause ("in 2008 as X", "in 2005 for hosting"), and words
@@ -46,6 +47,7 @@ class DocContext:
     quote_spans: list[tuple[int, int]] = field(default_factory=list)
     _starts: list[int] = field(default_factory=list)
     _tstarts: list[int] = field(default_factory=list)
+    _words: list[frozenset[str]] | None = None
     _gender: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
@@ -170,6 +172,13 @@ class DocContext:
                 latest.pop(m.entity_id, None)
                 latest[m.entity_id] = m
         return list(latest.values())
+
+    def sentence_words(self, si: int) -> frozenset[str]:
+        """Lowercase letter runs of sentence ``si`` (computed once): lets an extractor skip sentences that
+        hold none of its trigger words before running its patterns."""
+        if self._words is None:
+            self._words = [frozenset(_LETTERS.findall(self.text[s.start : s.end].lower())) for s in self.layout.sentences]
+        return self._words[si]
 
     # -- time -----------------------------------------------------------------------------
     def time_near(self, a: int, b: int, pos: int, keep: Callable[[Timex], bool] | None = None) -> Timex | None:

@@ -25,6 +25,10 @@ _BOUNDARY = re.compile(r"[;:]|,\s+(?:while|and|but|whereas|although|though|after
 _PRONOUN = re.compile(r"\b(he|she|it|they)\b", re.IGNORECASE)
 _PLURAL = re.compile(r"\b(?:they both|both (?:of them|actors|stars|men|women)|both|the pair|the two|the couple|the actors|the duo|they)\s*$", re.IGNORECASE)
 _WORK_NP = re.compile(r"\b(?:the|its|this) (?:\w+ )?(?:show|series|sitcom|version|film|movie|book|play|album)\s*$", re.IGNORECASE)
+# words of the predicate patterns too common to gate on: every row also has a content word
+_AUXILIARIES = frozenset(
+    ["was", "were", "is", "are", "has", "have", "had", "been", "be", "being", "the", "her", "his", "their", "its", "and", "to", "in", "at", "on", "with", "of", "from", "as", "a", "an", "new", "first", "herself", "himself", "themselves", "not", "did", "do", "does", "didn", "don", "never", "ever", "t"]
+)
 _SUBJECT_TYPES = ("PERSON", "ORG", "WORK", "OTHER", "OUTLET", "EVENT")
 # words that end a verb's direct object slot: prepositions and conjunctions
 _NOT_BETWEEN = frozenset(
@@ -71,6 +75,8 @@ class Lexicon:
     numbers: dict[str, float]
     count_re: re.Pattern[str]
     count_nouns: dict[str, tuple[str, str]]
+    triggers: frozenset[str]  # a sentence without any of these words cannot match the predicate lexicon
+    count_triggers: frozenset[str]
 
 
 @lru_cache(maxsize=1)
@@ -97,6 +103,11 @@ def lexicon() -> Lexicon:
     count_re = re.compile(
         rf"\b(?P<num>\d{{1,4}}|{num_alt})(?:\s+of\s+(?:its|their|the)|\s+[a-z]+)?\s+(?P<noun>{'|'.join(nouns)})\b", re.IGNORECASE
     )
+    triggers: set[str] = set()
+    for r in rows:
+        words = set(re.findall(r"[a-z]+", r["pattern"].lower())) - {"w", "s", "b", "d", "x"}
+        content = words - _AUXILIARIES
+        triggers |= content or words  # a row made only of auxiliaries keeps them all
     return Lexicon(
         master,
         preds,
@@ -105,6 +116,8 @@ def lexicon() -> Lexicon:
         numbers,
         count_re,
         nouns,
+        frozenset(triggers),
+        frozenset(n.lower() for n in nouns),
     )
 
 
@@ -268,6 +281,8 @@ def extract_events(ctx: DocContext, settings: ExtractSettings) -> list[Claim]:
         if text[s.start : s.end].rstrip("\"\u201d' ").endswith("?"):
             continue
         last: tuple[list[Candidate], int] | None = None  # subjects of the sentence's last predicate, its end
+        if lex.triggers.isdisjoint(ctx.sentence_words(si)):
+            continue
         for m in lex.master.finditer(text, s.start, s.end):
             if ctx.in_quote(m.start()) or not m.lastgroup:
                 continue
@@ -382,11 +397,13 @@ def extract_facts(ctx: DocContext, roles: list[tuple[Candidate, Candidate, int, 
     for actor, ch, a, b in roles:
         out.append(make_claim(ctx, "fact", "plays", a, b, "facts.plays", settings.fact_confidence, subject=actor, obj=ch))
     owners: dict[str, list[Candidate]] = {}  # noun -> owners of the last "first <noun>" claim
-    for s in ctx.layout.sentences:
+    for si, s in enumerate(ctx.layout.sentences):
         if text[s.start : s.end].rstrip("\"\u201d' ").endswith("?"):
             continue
-        out += _firsts(ctx, s.start, s.end, owners, settings)
-        for m in lex.count_re.finditer(text, s.start, s.end):
+        words = ctx.sentence_words(si)
+        if "first" in words:
+            out += _firsts(ctx, s.start, s.end, owners, settings)
+        for m in lex.count_re.finditer(text, s.start, s.end) if not lex.count_triggers.isdisjoint(words) else ():
             if ctx.in_quote(m.start()):
                 continue
             lemma, stype = lex.count_nouns[m.group("noun").lower()]
@@ -400,7 +417,7 @@ def extract_facts(ctx: DocContext, roles: list[tuple[Candidate, Candidate, int, 
                 make_claim(ctx, "fact", f"count:{lemma}", m.start(), m.end(), "facts.count", settings.fact_confidence, subject=sub, number=value)
             )
         for c in ctx.mentions_in(s.start, s.end):
-            m = re.compile(r",\s(\d{1,3}),").match(text, c.end)
+            m = _AGE.match(text, c.end)
             if m and ctx.entity(c).type == "PERSON" and not ctx.in_quote(c.start):
                 out.append(
                     make_claim(ctx, "fact", "age", c.start, m.end(1), "facts.age", settings.fact_confidence, subject=c, number=float(m.group(1)))
@@ -408,6 +425,7 @@ def extract_facts(ctx: DocContext, roles: list[tuple[Candidate, Candidate, int, 
     return out
 
 
+_AGE = re.compile(r",\s(\d{1,3}),")
 _FIRST = re.compile(r"(?:[" + APOS + r"]s|\b(?P<pron>[Tt]heir|[Hh]is|[Hh]er))\s+(?:very\s+)?first\s+(?:actual\s+|real\s+|official\s+|on-screen\s+)?(?P<noun>[a-z]+)\s+(?:was|is|came|happened|took place)\s+(?:at|in|on|during)\s+")
 _FIRST_REV = re.compile(r"\s+(?:was|is)\s+(?:(?P<pron>their|his|her)|(?P<poss>\S.{0,60}?)[" + APOS + r"]s)\s+(?:very\s+)?first\s+(?P<noun>[a-z]+)\b")
 
