@@ -59,6 +59,7 @@ class Cues:
     stop: frozenset[str]
     speech: frozenset[str]
     gender: dict[str, str]  # title (as written) or role noun (lowercase) -> "f" | "m"
+    work_of: re.Pattern[str]  # "the production of " right before a title
 
 
 @lru_cache(maxsize=1)
@@ -68,6 +69,7 @@ def cues() -> Cues:
     person = load_table("extract/person_cues.tsv", ("kind", "word", "gender", *req))
     types = load_table("extract/type_cues.tsv", ("position", "word", "type", *req))
     outlets = load_table("extract/outlet_cues.tsv", ("kind", "cue", *req))
+    work_nouns = [r["noun"] for r in load_table("extract/work_cues.tsv", ("noun", *req))]
     return Cues(
         titles=frozenset(r["word"] for r in person if r["kind"] in ("title", "office")),
         offices=frozenset(r["word"] for r in person if r["kind"] == "office"),
@@ -76,11 +78,12 @@ def cues() -> Cues:
         prefix={r["word"]: r["type"] for r in types if r["position"] == "prefix"},
         outlet_words=frozenset(r["cue"] for r in outlets if r["kind"] == "word"),
         outlet_after=frozenset(r["cue"] for r in outlets if r["kind"] == "after"),
-        work_nouns=frozenset(r["noun"] for r in load_table("extract/work_cues.tsv", ("noun", *req))),
+        work_nouns=frozenset(work_nouns),
         places=frozenset(r["name"] for r in load_table("extract/places.tsv", ("name", "kind", *req))),
         stop=frozenset(r["word"] for r in load_table("extract/stop_caps.tsv", ("word", *req))),
         speech=frozenset(r["form"] for r in load_table("extract/speech_verbs.tsv", ("form", "predicate", *req))),
         gender={(r["word"] if r["kind"] != "role" else r["word"].lower()): r["gender"] for r in person if r["gender"]},
+        work_of=re.compile(r"\b(?:" + "|".join(re.escape(n) for n in work_nouns) + r") of\s+$"),
     )
 
 
@@ -214,6 +217,19 @@ def find_candidates(doc_id: str, text: str, layout: Layout, settings: ExtractSet
 _MINOR = frozenset(["a", "an", "the", "of", "and", "or", "in", "on", "at", "to", "for", "with", "from", "by", "as", "but", "vs"])
 
 
+_NEXT_LOWER = re.compile(r"[\s,]*([a-z]+)")
+_AGE_AFTER = re.compile(r",\s\d{1,3},")
+_TOLD_BEFORE = re.compile(r"\b(?:according to|told|telling|tells)\s+$")
+_IN_BEFORE = re.compile(r"\b(?:in|from|near)\s+$")
+_ACCORDING_BEFORE = re.compile(r"\baccording to\s+$", re.IGNORECASE)
+_ACCORDING_AFTER = re.compile(r"( magazine)?,[^.!?]{0,60}?\b(\w+)\b")
+_LOWER_WORDS = re.compile(r"[a-z]+")
+_CITY_STATE = re.compile(r",\s([A-Z][a-z]+(?:\s[A-Z][a-z]+)?)")
+_COMMA_BEFORE = re.compile(r"[A-Za-z]+,\s$")
+_PRONOUN_AFTER = re.compile(r"\b(?:he|she|his|her)\b")
+_NAME_WORD = re.compile(r"[A-Z][a-z]+(?:-[A-Z][a-z]+)?\.?|[A-Z]\.(?:[A-Z]\.)*")
+
+
 def _vote(cand: Candidate, text: str, c: Cues) -> None:
     """Type votes from the words inside and around one candidate."""
     words = cand.text.split()
@@ -233,34 +249,34 @@ def _vote(cand: Candidate, text: str, c: Cues) -> None:
         v["PERSON"] += 3
     if prev.lower() in c.roles:
         v["PERSON"] += 2
-    if prev.lower() in c.work_nouns or re.search(r"\b(?:" + "|".join(c.work_nouns) + r") of\s+$", before):
+    if prev.lower() in c.work_nouns or c.work_of.search(before):
         v["WORK"] += 3
-    nxt = re.match(r"[\s,]*([a-z]+)", after)
+    nxt = _NEXT_LOWER.match(after)
     if nxt and nxt.group(1) in c.outlet_after:
         v["OUTLET"] += 2
     if nxt and nxt.group(1) in c.speech:
         v["PERSON"] += 1
-    if re.match(r",\s\d{1,3},", after):
+    if _AGE_AFTER.match(after):
         v["PERSON"] += 2  # "Name, 33," gives an age
-    if re.search(r"\b(?:according to|told|telling|tells)\s+$", before) and words[0] == "The":
+    if words[0] == "The" and _TOLD_BEFORE.search(before):
         v["OUTLET"] += 2
-    if re.search(r"\b(?:in|from|near)\s+$", before) and not re.match(r"[" + APOS + r"]", after):
+    if _IN_BEFORE.search(before) and not (after and after[0] in APOS):
         v["PLACE"] += 1
-    if re.search(r"\baccording to\s+$", before, re.IGNORECASE):
-        m = re.match(r"( magazine)?,[^.!?]{0,60}?\b(\w+)\b", after)
-        v["OUTLET"] += 2 if m and any(w in c.speech for w in re.findall(r"[a-z]+", after[:80])) else 1
-    m = re.match(r",\s([A-Z][a-z]+(?:\s[A-Z][a-z]+)?)", after)
+    if _ACCORDING_BEFORE.search(before):
+        m = _ACCORDING_AFTER.match(after)
+        v["OUTLET"] += 2 if m and any(w in c.speech for w in _LOWER_WORDS.findall(after[:80])) else 1
+    m = _CITY_STATE.match(after)
     if m and m.group(1) in c.places:
         v["PLACE"] += 3  # "City, State"
-    if re.search(r"[A-Za-z]+,\s$", before) and cand.text in c.places:
+    if cand.text in c.places and _COMMA_BEFORE.search(before):
         v["PLACE"] += 1
-    if re.search(r"\b(?:he|she|his|her)\b", after[:20]) and len(words) > 1 and words[0] not in ("The", "A", "An"):
+    if len(words) > 1 and words[0] not in ("The", "A", "An") and _PRONOUN_AFTER.search(after[:20]):
         v["PERSON"] += 1
     if (
         not v
         and 2 <= len(words) <= 3
         and words[0] not in ("The", "A", "An")
-        and all(re.fullmatch(r"[A-Z][a-z]+(?:-[A-Z][a-z]+)?\.?|[A-Z]\.(?:[A-Z]\.)*", w) for w in words)
+        and all(_NAME_WORD.fullmatch(w) for w in words)
     ):
         v["PERSON"] += 1  # bare "First Last" with no other cue
 
@@ -300,6 +316,28 @@ def _edit1(a: str, b: str) -> bool:
     while i < len(a) and a[i] == b[i]:
         i += 1
     return a[i:] == b[i + 1 :]
+
+
+def _deletions(word: str) -> set[str]:
+    return {word} | {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+def _deletion_index(full: list[_Cluster]) -> dict[str, list[_Cluster]]:
+    """Full names by every one-letter deletion of their surname (and the surname itself)."""
+    index: dict[str, list[_Cluster]] = defaultdict(list)
+    for cl in full:
+        for d in _deletions(cl.key.split()[-1]):
+            index[d].append(cl)
+    return index
+
+
+def _near(word: str, index: dict[str, list[_Cluster]]) -> list[_Cluster]:
+    """Full names whose surname may be one edit from ``word`` (a superset: shares a one-letter deletion)."""
+    seen: dict[int, _Cluster] = {}
+    for d in _deletions(word):
+        for cl in index.get(d, ()):
+            seen[id(cl)] = cl
+    return list(seen.values())
 
 
 def _attach_in_document(cl: _Cluster, by_token: dict[str, list[_Cluster]]) -> None:
@@ -355,6 +393,7 @@ def resolve(candidates: Iterable[Candidate], roles: Iterable[tuple[str, str]], s
         toks = cl.key.split()
         by_token["L:" + toks[-1]].append(cl)
         by_token["F:" + toks[0]].append(cl)
+    surnames = _deletion_index(full)
     for cl in clusters.values():
         if " " in cl.key or cl.type not in ("PERSON", "OTHER"):
             continue
@@ -363,7 +402,7 @@ def resolve(candidates: Iterable[Candidate], roles: Iterable[tuple[str, str]], s
             continue
         options = by_token.get("L:" + cl.key, []) or by_token.get("F:" + cl.key, [])
         if not options and len(cl.key) >= settings.typo_min_chars and cl.key not in characters:
-            options = [f for f in full if _edit1(cl.key, f.key.split()[-1])]
+            options = [f for f in _near(cl.key, surnames) if _edit1(cl.key, f.key.split()[-1])]
         local = [o for o in options if o.docs & cl.docs]
         pick = local if local else options
         if len(pick) == 1 and not (cl.key in characters and pick[0].key not in characters):

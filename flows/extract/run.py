@@ -67,7 +67,7 @@ def extract_documents(docs: Sequence[RepairedDocument], settings: ExtractSetting
                 timexes=p.timexes,
                 mentions=mentions,
                 claims=tuple(_dedupe(claims)),
-                entities=tuple(e for e in entities if e.entity_id in used),
+                entities=tuple(by_id[i] for i in sorted(used)),
             )
         )
     return out
