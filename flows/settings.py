@@ -111,6 +111,7 @@ class ExtractSettings:
     plural_confidence_factor: float = 0.8  # confidence scale when the subject is a resolved pronoun or "they both"
     pronoun_lookback_sentences: int = 3  # sentences searched back (before falling back to the nearest) for a he/she referent
     negation_window_words: int = 4  # a negation this many words or fewer before a predicate (no clause opener between) denies it
+    predicate_window_chars: int = 48  # predicate phrases are matched this far around their trigger word (longest lead: "have been ")
 
 
 @dataclass(frozen=True)
