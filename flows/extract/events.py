@@ -11,7 +11,7 @@ claim per resolved person) and ``kind="fact"`` claims (``first:<noun>``, ``count
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -26,6 +26,7 @@ _PRONOUN = re.compile(r"\b(he|she|it|they)\b", re.IGNORECASE)
 _PLURAL = re.compile(r"\b(?:they both|both (?:of them|actors|stars|men|women)|both|the pair|the two|the couple|the actors|the duo|they)\s*$", re.IGNORECASE)
 _WORK_NP = re.compile(r"\b(?:the|its|this) (?:\w+ )?(?:show|series|sitcom|version|film|movie|book|play|album)\s*$", re.IGNORECASE)
 # words of the predicate patterns too common to gate on: every row also has a content word
+_WORD = re.compile(r"[A-Za-z]+")
 _AUXILIARIES = frozenset(
     ["was", "were", "is", "are", "has", "have", "had", "been", "be", "being", "the", "her", "his", "their", "its", "and", "to", "in", "at", "on", "with", "of", "from", "as", "a", "an", "new", "first", "herself", "himself", "themselves", "not", "did", "do", "does", "didn", "don", "never", "ever", "t"]
 )
@@ -119,6 +120,24 @@ def lexicon() -> Lexicon:
         frozenset(triggers),
         frozenset(n.lower() for n in nouns),
     )
+
+
+def _matches(lex: Lexicon, text: str, a: int, b: int, reach: int) -> Iterator[re.Match[str]]:
+    """Predicate-lexicon matches in [a, b), scanning only windows around trigger words (a phrase starts at
+    most ``reach`` characters before its trigger word), in order and without overlaps."""
+    windows: list[list[int]] = []
+    for w in _WORD.finditer(text, a, b):
+        if w.group().lower() in lex.triggers:
+            lo, hi = max(a, w.start() - reach), min(b, w.end() + reach)
+            if windows and lo <= windows[-1][1]:
+                windows[-1][1] = hi
+            else:
+                windows.append([lo, hi])
+    last = a
+    for lo, hi in windows:
+        for m in lex.master.finditer(text, max(lo, last), hi):
+            last = m.end()
+            yield m
 
 
 def _clause(ctx: DocContext, s_start: int, s_end: int, va: int, vb: int) -> tuple[int, int]:
@@ -283,7 +302,7 @@ def extract_events(ctx: DocContext, settings: ExtractSettings) -> list[Claim]:
         last: tuple[list[Candidate], int] | None = None  # subjects of the sentence's last predicate, its end
         if lex.triggers.isdisjoint(ctx.sentence_words(si)):
             continue
-        for m in lex.master.finditer(text, s.start, s.end):
+        for m in _matches(lex, text, s.start, s.end, settings.predicate_window_chars):
             if ctx.in_quote(m.start()) or not m.lastgroup:
                 continue
             pred = lex.predicates[int(m.lastgroup[1:])]

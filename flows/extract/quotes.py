@@ -448,10 +448,11 @@ def extract_quotes(ctx: DocContext, settings: ExtractSettings) -> list[Claim]:
 def _indirect(text: str, masked: str, ctx: DocContext, lex: Lexicon, settings: ExtractSettings) -> list[Claim]:
     """Reported speech: "X said (that) CLAUSE" in a sentence where the verb introduces no direct quote."""
     out = []
-    for s in ctx.layout.sentences:
-        seg = masked[s.start : s.end]
-        if any(a < s.end and b > s.start for a, b in ctx.quote_spans):
+    verbs = frozenset(lex.verbs)
+    for si, s in enumerate(ctx.layout.sentences):
+        if verbs.isdisjoint(ctx.sentence_words(si)) or any(a < s.end and b > s.start for a, b in ctx.quote_spans):
             continue
+        seg = masked[s.start : s.end]
         for m in lex.indirect_re.finditer(seg):
             verb = m.group("verb")
             predicate, modality, takes_obj = lex.verbs[verb]
