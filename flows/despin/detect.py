@@ -17,7 +17,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache, partial
-from itertools import accumulate, repeat
+from itertools import accumulate, compress, repeat
 from operator import itemgetter
 from typing import NamedTuple
 
@@ -29,6 +29,7 @@ from flows.settings import RULES_DIR, DespinSettings
 
 _TOKEN = re.compile(r"~|[^\W_]+(?:[-'’\"][^\W_]+)*|[^\w\s]", re.UNICODE)
 _TOKEN_SPLIT = re.compile(f"({_TOKEN.pattern})", re.UNICODE)
+_TEXT, _LOWER, _IS_WORD, _FIRST_CHAR = itemgetter(2), itemgetter(3), itemgetter(4), itemgetter(0)
 _QUOTE_CHARS = "\"“”"
 _APOS = str.maketrans({"’": "'", '"': "'"})
 # An apostrophe the spinner wrote as a double quote: a letter, the quote, a contraction ending.
@@ -336,17 +337,20 @@ def _holds(
 
 def match_table(table: Table, tokens: list[Token], sentences: list[Sentence]) -> list[Match]:
     """Every table entry that matches with its condition holding (longest entry first per position)."""
-    words = [k for k, t in enumerate(tokens) if t.is_word]
+    # index filters below run as C-level map/compress chains: they visit every token of every document
+    words = list(compress(range(len(tokens)), map(_IS_WORD, tokens)))
     by_first = table.by_first
     out: list[Match] = []
     free = 0  # the first word position not inside an earlier match
-    for w in [w for w, k in enumerate(words) if tokens[k].lower in by_first]:
+    for w in compress(range(len(words)), map(by_first.__contains__, map(_LOWER, map(tokens.__getitem__, words)))):
         if w < free:
             continue
         for e in by_first[tokens[words[w]].lower]:
             n = len(e.garbled)
             if w + n > len(words):
                 continue
+            if n > 1 and tokens[words[w + 1]].lower != e.garbled[1]:
+                continue  # cheap test of the second word first: most "and"s are not "and also"
             span = words[w : w + n]
             if span[-1] - span[0] != n - 1:
                 continue  # punctuation inside: not the same phrase
@@ -376,7 +380,7 @@ def name_pairs(tokens: Sequence[Token], max_first_zipf: float, max_last_zipf: fl
     """Two-word names ("John", "Krasinski"): two adjacent capitalised words, the second rare as a word."""
     out = set()
     last = len(tokens) - 1
-    for k in [k for k, t in enumerate(tokens) if t.text[0].isupper()]:
+    for k in compress(range(len(tokens)), map(str.isupper, map(_FIRST_CHAR, map(_TEXT, tokens)))):
         if k == last:
             break
         a, b = tokens[k], tokens[k + 1]
@@ -393,7 +397,7 @@ def name_case_slips(tokens: Sequence[Token], pairs: set[tuple[str, str]]) -> lis
     """Indexes of first names written lower-case before their surname ("john Krasinski")."""
     firsts = {a.lower().translate(_APOS) for a, _ in pairs}
     out = []
-    for k in [k for k, t in enumerate(tokens) if t.lower in firsts]:
+    for k in compress(range(len(tokens)), map(firsts.__contains__, map(_LOWER, tokens))):
         if k + 1 == len(tokens):
             break
         t, nxt = tokens[k], tokens[k + 1]
@@ -416,9 +420,12 @@ def signals(text: str, settings: DespinSettings) -> tuple[list[Token], list[Sent
     for a in APOSTROPHE_DAMAGE.finditer(text):
         sig.append(Signal(a.start(), a.end(), "apostrophe", "apostrophe", settings.apostrophe_weight))
     min_len, max_zipf = settings.nonword_min_len, settings.nonword_max_zipf
-    for t in [t for t in tokens if len(t.text) >= min_len and t.text.islower() and t.text.isalpha()]:
-        if zipf(t.lower) <= max_zipf:
-            sig.append(Signal(t.start, t.end, "nonword", t.lower, settings.nonword_weight))
+    cands = [t for t in tokens if len(t.text) >= min_len and t.text.islower() and t.text.isalpha()]
+    unknown = {w for w in {t.lower for t in cands} if zipf(w) <= max_zipf}  # each distinct word looked up once
+    if unknown:
+        for t in cands:
+            if t.lower in unknown:
+                sig.append(Signal(t.start, t.end, "nonword", t.lower, settings.nonword_weight))
     for k in name_case_slips(tokens, name_pairs(tokens, settings.first_name_max_zipf, settings.surname_max_zipf)):
         sig.append(Signal(tokens[k].start, tokens[k].end, "case", tokens[k].text, settings.case_weight))
     return tokens, sentences, matches, sig
