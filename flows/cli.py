@@ -9,6 +9,7 @@ failure; 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import traceback
@@ -54,7 +55,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     # take the writer lock before Prefect starts: a busy warehouse then fails fast with one line,
     # and the flow's own lock on the same file is a nested no-op that records its run id
     with wh.WriterLock(Path(args.warehouse), "(starting)", settings.run.lock_timeout_s):
+        with wh.connect(Path(args.warehouse)):
+            pass  # a damaged or foreign file fails here, in one line, before Prefect starts
         from flows.pipeline import run_pipeline
+
+        if not args.debug:
+            # Prefect logs a failed flow or task with its traceback, whatever PREFECT_LOGGING_LEVEL says;
+            # the error reaches the user as one line below (--debug shows everything)
+            for name in ("prefect.flow_runs", "prefect.task_runs"):
+                logging.getLogger(name).setLevel(logging.CRITICAL)
 
         summary = run_pipeline(
             Path(args.raw),

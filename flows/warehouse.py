@@ -155,7 +155,13 @@ def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
                 f"{_locked_message(path, _duckdb_holder(msg))}; DuckDB allows no reader beside a writing "
                 "process: try again when it finishes"
             ) from exc
-        raise WarehouseError(f"warehouse {path} cannot be opened: {msg.splitlines()[0]}") from exc
+        advice = (
+            "; it is not a warehouse this program wrote: pass the right --warehouse FILE, or move it aside and "
+            "`recon run` builds a new one"
+            if "not a valid DuckDB database" in msg
+            else ""
+        )
+        raise WarehouseError(f"warehouse {path} cannot be opened: {msg.splitlines()[0]}{advice}") from exc
     except duckdb.Error as exc:
         raise WarehouseError(
             f"warehouse {path} cannot be opened ({str(exc).splitlines()[0]}); if it is damaged, move it aside and re-run"

@@ -78,6 +78,15 @@ def test_errors_are_one_line_with_their_exit_code(capsys, empty_db, tmp_path, ar
     assert not Path(missing).exists(), "an error path created nothing"
 
 
+def test_a_file_that_is_not_a_warehouse_is_exit_4_with_what_to_do(capsys, tmp_path):
+    junk = tmp_path / "notes.duckdb"
+    junk.write_text("not a database\n")
+    code, _out, err = _run(capsys, "query", "SELECT 1", "--warehouse", str(junk))
+    assert code == 4
+    assert "not a valid DuckDB database" in _one_line_error(err, "query") and "move it aside" in err
+    assert junk.read_text() == "not a database\n"
+
+
 def test_a_bad_setting_is_a_usage_error(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("RECON_INGEST_MAX_FILE_BYTES", "lots")
     code, _out, err = _run(capsys, "run", "--raw", str(tmp_path))

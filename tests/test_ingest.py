@@ -145,6 +145,44 @@ def test_unreadable_file_and_folder_are_quarantined_not_lost(tmp_path):
         os.chmod(tmp_path / "secret.txt", 0o644)
 
 
+def test_permission_errors_are_quarantined_even_when_tests_run_as_root(tmp_path, monkeypatch):
+    """The same two refusals as above, forced by the OS calls failing, so they are tested under root too."""
+    (tmp_path / "secret.txt").write_text("Locked away.\n")
+    (tmp_path / "open.txt").write_text("Anyone may read this.\n")
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "locked" / "inside.txt").write_text("Also locked away.\n")
+    real_open, real_scandir = open, os.scandir
+
+    def guarded_open(path, *args, **kwargs):
+        if Path(path).name == "secret.txt":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    def guarded_scandir(path="."):
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(ingest, "open", guarded_open, raising=False)  # the module's open, not the builtin
+    monkeypatch.setattr(os, "scandir", guarded_scandir)
+    docs, q = _ingest(tmp_path)
+    assert sorted(docs) == ["open.txt"]
+    assert q["secret.txt"].reason == "unreadable" and "permission denied" in q["secret.txt"].detail
+    assert q["locked"].reason == "unreadable" and "cannot be listed" in q["locked"].detail
+    assert "files were not read" in q["locked"].detail
+
+
+def test_a_file_that_grows_past_the_limit_while_the_run_reads_is_quarantined(tmp_path):
+    (tmp_path / "log.txt").write_text("short\n")
+
+    def grow(src: SourceFile) -> None:
+        with open(src.abs_path, "a") as fh:
+            fh.write("more text " * 100)
+
+    docs, q = _ingest(tmp_path, IngestSettings(max_file_bytes=500), before_read=grow)
+    assert not docs and q["log.txt"].reason == "too_large" and "500" in q["log.txt"].detail
+
+
 def test_missing_raw_folder_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="does not exist"):
         ingest.discover(tmp_path / "nope", CFG)

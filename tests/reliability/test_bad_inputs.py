@@ -136,3 +136,16 @@ def test_an_unreadable_file_is_quarantined_in_a_run(tmp_path, recon_env):
         assert os.stat(locked).st_mode & 0o777 == 0, "its permissions were left as the user set them"
     finally:
         locked.chmod(0o644)
+
+
+def test_a_damaged_warehouse_file_is_one_line_exit_4_and_left_as_it_was(tmp_path, recon_env):
+    raw, db = tmp_path / "raw", tmp_path / "w.duckdb"
+    copy_seeds(raw)
+    junk = b"this is not a DuckDB file\n" * 200
+    db.write_bytes(junk)
+    result = run_recon(recon_env, "run", "--raw", str(raw), "--warehouse", str(db), "--report-dir", str(tmp_path / "r"))
+    assert result.returncode == 4, result.stderr
+    assert_one_clear_line(result.stderr)
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"recon run: error: warehouse {db} cannot be opened") and "move it aside" in last
+    assert db.read_bytes() == junk, "the user's file was not overwritten"
