@@ -28,7 +28,7 @@ _WORK_NP = re.compile(r"\b(?:the|its|this) (?:\w+ )?(?:show|series|sitcom|versio
 # words of the predicate patterns too common to gate on: every row also has a content word
 _WORD = re.compile(r"[A-Za-z]+")
 _AUXILIARIES = frozenset(
-    ["was", "were", "is", "are", "has", "have", "had", "been", "be", "being", "the", "her", "his", "their", "its", "and", "to", "in", "at", "on", "with", "of", "from", "as", "a", "an", "new", "first", "herself", "himself", "themselves", "not", "did", "do", "does", "didn", "don", "never", "ever", "t"]
+    ["was", "were", "is", "are", "has", "have", "had", "been", "be", "being", "the", "her", "his", "their", "its", "and", "to", "in", "at", "on", "with", "of", "from", "as", "a", "an", "new", "first", "herself", "himself", "themselves", "not", "did", "do", "does", "didn", "don", "never", "ever", "t", "for", "up", "down", "away", "into", "out", "by"]
 )
 _SUBJECT_TYPES = ("PERSON", "ORG", "WORK", "OTHER", "OUTLET", "EVENT")
 # words that end a verb's direct object slot: prepositions and conjunctions
@@ -135,9 +135,14 @@ def _matches(lex: Lexicon, text: str, a: int, b: int, reach: int) -> Iterator[re
                 windows.append([lo, hi])
     last = a
     for lo, hi in windows:
-        for m in lex.master.finditer(text, max(lo, last), hi):
-            last = m.end()
-            yield m
+        # every phrase starts with a word, so only word starts are tried (as finditer would, minus the rest)
+        for w in _WORD.finditer(text, max(lo, last), hi):
+            if w.start() < last:
+                continue
+            m = lex.master.match(text, w.start(), hi)
+            if m:
+                last = m.end()
+                yield m
 
 
 def _clause(ctx: DocContext, s_start: int, s_end: int, va: int, vb: int) -> tuple[int, int]:
