@@ -345,15 +345,22 @@ def _same_spelling(a: str, b: str, lex: Lexicon) -> bool:
     return ca == cb or "".join(ca).replace("'", "") == "".join(cb).replace("'", "")
 
 
-def _word_diff(ref: list[str], other: list[str], lex: Lexicon) -> tuple[list[str], int, int, bool]:
+_Aligned = dict[tuple[str, ...], tuple[tuple[str, ...], tuple[int, ...]]]
+
+
+def _word_diff(ref: list[str], other: list[str], lex: Lexicon, aligned: _Aligned | None = None,
+               ) -> tuple[list[str], int, int, bool]:
     """Word-level differences inside the stretch both quotes cover (extent differences are not variants).
 
     The stretch is found on canonical words (so "one another" aligns with "each other"), then the
     raw words inside it are diffed so spelling and paraphrase variants are still reported.
     Returns (descriptions, differing words, overlapping words, all differences are spelling/paraphrase).
     """
-    na, ia = aligned_quote_words(ref, lex)
-    nb, ib = aligned_quote_words(other, lex)
+    aligned = {} if aligned is None else aligned
+    for raw in (ref, other):
+        if tuple(raw) not in aligned:
+            aligned[tuple(raw)] = aligned_quote_words(raw, lex)
+    (na, ia), (nb, ib) = aligned[tuple(ref)], aligned[tuple(other)]
     blocks = [b for b in difflib.SequenceMatcher(None, na, nb, autojunk=False).get_matching_blocks() if b.size]
     if not blocks:
         return [f"no words in common: {' '.join(ref)!r} vs {' '.join(other)!r}"], max(len(ref), len(other)), 0, False
@@ -381,7 +388,7 @@ def _word_diff(ref: list[str], other: list[str], lex: Lexicon) -> tuple[list[str
 
 def _quote_partner(k: tuple[str, ...], pool: list[object], docs_of: dict[object, set[str]],
                    canon: dict[object, frozenset[str]], lex: Lexicon, settings: ReconcileSettings,
-                   ) -> tuple[object, tuple[list[str], int, int, bool]] | None:
+                   aligned: _Aligned) -> tuple[object, tuple[list[str], int, int, bool]] | None:
     """The wording in another document that quotes most of the same words as ``k``, with the word diff.
 
     Fragments of one statement are compared only with renderings of the same part: a piece that no
@@ -396,13 +403,14 @@ def _quote_partner(k: tuple[str, ...], pool: list[object], docs_of: dict[object,
     for o in ranked[: settings.quote_partner_candidates]:
         if len(canon[k] & canon[o]) < min(need_content, len(canon[k]), len(canon[o])) or not canon[k] & canon[o]:
             break  # ranked by shared content words: the rest share fewer
-        diff = _word_diff(list(o), list(k), lex)  # type: ignore[call-overload]
+        diff = _word_diff(list(o), list(k), lex, aligned)  # type: ignore[call-overload]
         _, n_diff, overlap, _ = diff
         need = min(settings.quote_min_shared_words, len(k), len(o))  # type: ignore[arg-type]
         # the stretch both cover must be mostly shared words, else they quote different sentences
         share = overlap / max(overlap + n_diff, 1)
         if overlap >= need and share >= settings.quote_match_threshold and (best_rank is None or (share, overlap) > best_rank):
             best, best_rank = (o, diff), (share, overlap)
+            break  # ranked by shared content words: the first that aligns is the rendering of the same part
     return best
 
 
@@ -422,10 +430,11 @@ def _compare_quotes(positions: list[_Position], lex: Lexicon, settings: Reconcil
     docs_of = {k: {p.claim.doc_id for p in ps} for k, ps in groups.items()}
     ordered = sorted(groups, key=lambda k: (-len(k), -sum(p.weight for p in groups[k]), str(k)))  # type: ignore[arg-type]
     pool = ordered[: settings.max_compared_values]
+    aligned: _Aligned = {}
     for k in ordered:
         if len(docs_of[k]) > 1:
             support = max(support, sum(p.weight for p in groups[k]))
-        found = _quote_partner(k, pool, docs_of, canon, lex, settings)  # type: ignore[arg-type]
+        found = _quote_partner(k, pool, docs_of, canon, lex, settings, aligned)  # type: ignore[arg-type]
         if found is None:
             unmatched.append(_docs(groups[k]))
             continue

@@ -147,9 +147,12 @@ def _pair_counts(blocks: Iterable[list[int]], limit: int, pivots: int, min_count
     pairs = pairs[pairs["rank_b"] > pairs["rank_a"]]
     a = np.minimum(pairs["m_a"].to_numpy(), pairs["m_b"].to_numpy())
     b = np.maximum(pairs["m_a"].to_numpy(), pairs["m_b"].to_numpy())
-    counted = pd.DataFrame({"a": a, "b": b}).value_counts(sort=False)
-    counted = counted[counted >= min_count]
-    return dict(zip(counted.index.tolist(), counted.to_numpy().tolist(), strict=True))
+    # one int64 per pair, counted with numpy (a pandas MultiIndex round trip cost more than the join)
+    width = int(b.max()) + 1
+    codes, counts = np.unique(a * width + b, return_counts=True)
+    keep = counts >= min_count
+    codes, counts = codes[keep], counts[keep]
+    return dict(zip(zip((codes // width).tolist(), (codes % width).tolist(), strict=True), counts.tolist(), strict=True))
 
 
 def _venues_meet(a: str | None, b: str | None, threshold: float) -> bool:
@@ -217,10 +220,13 @@ def _cluster_quotes(quotes: list[_Quote], settings: ReconcileSettings) -> list[t
                 and not _complementary(by_doc[a], by_doc[b], quotes, settings)):
             continue
         uf.union(a, b)
-        root, other = (a, b) if uf.find(a) == a else (b, a)
-        for doc, members in by_doc[other].items():
-            by_doc[root].setdefault(doc, []).extend(members)
-        by_doc[other] = {}
+        root = uf.find(a)
+        # fold the smaller cluster's documents into the larger one, so a big cluster is not copied per join
+        big, small = (by_doc[a], by_doc[b]) if len(by_doc[a]) >= len(by_doc[b]) else (by_doc[b], by_doc[a])
+        for doc, members in small.items():
+            big.setdefault(doc, []).extend(members)
+        by_doc[a], by_doc[b] = {}, {}
+        by_doc[root] = big
         edge_rules[i].add(rule)
     clusters: dict[int, list[int]] = defaultdict(list)
     for i in range(len(quotes)):
