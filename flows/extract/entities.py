@@ -29,6 +29,14 @@ APOS = "'\u2019\""  # the straight double quote stands in for a damaged apostrop
 _JOIN = r"(?:[ \u00a0](?:of|the|de|van|von|da|del|du|la|le|bin|al)[ \u00a0]|[ \u00a0]|-)"
 _POSS = re.compile(r"[" + APOS + r"]s$")
 _QUOTED = re.compile(r"(?<![A-Za-z])[\"\u201c'\u2018]([A-Z0-9][^\"\u201c\u201d\u2018\u2019\n]{0,80}?)[,.!?]?[\"\u201d'\u2019](?![A-Za-z])")
+_ARTICLE = re.compile(r"^(?:The|A|An)\s+")
+_SPUN_APOS = re.compile(r"[\u2019\"]")
+_LINE_WORDS = re.compile(r"[A-Za-z][\w'\u2019\"-]*")
+_PREV_WORD = re.compile(r"([A-Za-z][\w\-.]*)\W{0,2}$")
+_NONSPACE = re.compile(r"\S+")
+_CAP_WORD = re.compile(r"[A-Z][\w\-]*")
+_POSS_CUT = re.compile(r"[" + APOS + r"]s(?=\s)")
+_TAIL_STOP = frozenset(("The", "A", "An", "&", "of", "the"))
 # a capital after these opens a sentence (a bracket does not: "Jim (John Smith)" shows "John" as a name)
 _INITIAL_BEFORE = re.compile(r"(?:^|[.!?:;\u2026]\s*[\"\u201d\u2019')\]]*\s*|\n\s*|[\"\u201c\u2018]\s*)$")
 
@@ -102,8 +110,8 @@ class Candidate:
 def name_key(name: str) -> str:
     """Comparison key of a name: no leading article, no possessive, spun apostrophes repaired, lowercase."""
     name = _POSS.sub("", name.strip())
-    name = re.sub(r"^(?:The|A|An)\s+", "", name).split(":")[0].strip()
-    return " ".join(re.sub(r"[\u2019\"]", "'", name).lower().split())
+    name = _ARTICLE.sub("", name).split(":")[0].strip()
+    return " ".join(_SPUN_APOS.sub("'", name).lower().split())
 
 
 def entity_id(type_: str, name: str) -> str:
@@ -116,7 +124,7 @@ def _is_headline(text: str, a: int, b: int) -> bool:
     line = text[a:b]
     if line[-1:] in ".!?\"\u201d\u2019":
         return False
-    words = re.findall(r"[A-Za-z][\w'\u2019\"-]*", line)
+    words = _LINE_WORDS.findall(line)
     if len(words) < 3:
         return False
     caps = sum(w[0].isupper() for w in words if len(w) > 3)
@@ -128,13 +136,13 @@ def _is_initial(text: str, pos: int) -> bool:
 
 
 def _prev_word(text: str, pos: int) -> str:
-    m = re.search(r"([A-Za-z][\w\-.]*)\W{0,2}$", text[max(0, pos - 30) : pos])
+    m = _PREV_WORD.search(text[max(0, pos - 30) : pos])
     return m.group(1) if m else ""
 
 
 def _trim(text: str, a: int, b: int, c: Cues, midcaps: set[str], initial: bool, zipf: float) -> tuple[int, int]:
     """Drop leading/trailing words of a capitalised run that are not part of a name."""
-    words = [(m.start() + a, m.end() + a) for m in re.finditer(r"\S+", text[a:b])]
+    words = [m.span() for m in _NONSPACE.finditer(text, a, b)]
     if initial and len(words) == 1 and text[words[0][0] : words[0][1]].endswith("ly") and text[b : b + 1] == ",":
         return a, a  # a sentence adverb ("Presently, ...")
     while words:
@@ -145,7 +153,7 @@ def _trim(text: str, a: int, b: int, c: Cues, midcaps: set[str], initial: bool, 
             initial = False
             continue
         break
-    while words and text[words[-1][0] : words[-1][1]] in c.stop | {"The", "A", "An", "&", "of", "the"}:
+    while words and (text[words[-1][0] : words[-1][1]] in c.stop or text[words[-1][0] : words[-1][1]] in _TAIL_STOP):
         words.pop()
     if words and text[words[0][0] : words[0][1]] in ("A", "An") and len(words) == 1:
         words.pop()
@@ -172,14 +180,14 @@ def find_candidates(doc_id: str, text: str, layout: Layout, settings: ExtractSet
             continue
         initial = _is_initial(text, m.start())
         raw_runs.append((m.start(), m.end(), initial))
-        for w in re.finditer(r"[A-Z][\w\-]*", m.group(0)):
+        for w in _CAP_WORD.finditer(m.group(0)):
             if not (initial and w.start() == 0):
                 midcaps.add(_POSS.sub("", w.group(0)))
     for a, b, initial in raw_runs:
         # a possessive ends a name unless it is inside a title that began with an article
         pieces = []
         s = a
-        for pm in re.finditer(r"[" + APOS + r"]s(?=\s)", text[a:b]):
+        for pm in _POSS_CUT.finditer(text[a:b]):
             cut = a + pm.end()
             if not text[s:cut].startswith(("The ", "A ")):
                 pieces.append((s, a + pm.start()))
