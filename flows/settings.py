@@ -54,6 +54,7 @@ class DespinSettings:
     sentence_scale: float = 1.5  # summed signal weight giving a sentence score of 1 - 1/e
     doc_rate_scale: float = 1.5  # signal weight per 100 words giving a document score of 1 - 1/e
     min_words_for_rate: int = 40  # short texts are scored as if this long (one slip is not spin)
+    min_doc_signals: int = 3  # a document with fewer signals has its score scaled down by count / this
     # repair
     title_max_words: int = 20  # a longer line is body text even without a final stop
     title_cap_share: float = 0.4  # share of capitalised longer words that makes a line a headline
