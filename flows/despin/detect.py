@@ -454,7 +454,9 @@ def sentence_scores(
         out.append(records.SentenceSpin(s.start, s.end, round(_squash(weight[k], settings.sentence_scale), 4), tuple(labels[k])))
     n_words = sum(1 for t in tokens if t.is_word)
     rate = 100.0 * sum(weight) / max(n_words, settings.min_words_for_rate)
-    return round(_squash(rate, settings.doc_rate_scale), 4), tuple(out)
+    # one or two signals are a slip or a rare word, not a spun article, however short the text
+    evidence = min(1.0, len(sig) / settings.min_doc_signals) if settings.min_doc_signals else 1.0
+    return round(_squash(rate, settings.doc_rate_scale) * evidence, 4), tuple(out)
 
 
 def score_spin(text: str, settings: DespinSettings) -> tuple[float, tuple[records.SentenceSpin, ...]]:
