@@ -50,7 +50,7 @@ def _chunk_re() -> re.Pattern[str]:
         reverse=True,
     )
     cap = r"(?:[A-Z]\.(?:[A-Z]\.)+|" + "|".join(re.escape(a) for a in abbr) + r"|[A-Z][\w\-]*(?:[" + APOS + r"][A-Za-z]+)*|E!)"
-    return re.compile(rf"{cap}(?:{_JOIN}{cap})*")
+    return re.compile(rf"(?=[A-Z]){cap}(?:{_JOIN}{cap})*")  # the lookahead skips non-capitals at once
 
 
 @dataclass(frozen=True)
@@ -306,10 +306,15 @@ class _Cluster:
 
     @property
     def type(self) -> str:
-        if not self.votes:
-            return "OTHER"
-        best = max(self.votes.values())
-        return next(t for t in TYPES if self.votes[t] == best)
+        return _best_type(self.votes)
+
+
+def _best_type(votes: Counter) -> str:
+    """The type with most votes (ties go to the earlier of TYPES); OTHER without votes."""
+    if not votes:
+        return "OTHER"
+    best = max(votes.values())
+    return next(t for t in TYPES if votes[t] == best)
 
 
 def _edit1(a: str, b: str) -> bool:
@@ -394,7 +399,10 @@ def resolve(candidates: Iterable[Candidate], roles: Iterable[tuple[str, str]], s
     # a full name is a person when its own votes say so, or with those of its surname used alone ("Park, 41,")
     full = [
         cl for cl in clusters.values()
-        if " " in cl.key and (cl.type == "PERSON" or _Cluster("", Counter(), cl.votes + clusters.get(cl.key.split()[-1], cl).votes, set(), []).type == "PERSON")
+        if " " in cl.key and (
+            cl.type == "PERSON"
+            or (cl.key.split()[-1] in clusters and _best_type(cl.votes + clusters[cl.key.split()[-1]].votes) == "PERSON")
+        )
     ]  # fmt: skip
     by_token: dict[str, list[_Cluster]] = defaultdict(list)
     for cl in full:
@@ -427,7 +435,7 @@ def resolve(candidates: Iterable[Candidate], roles: Iterable[tuple[str, str]], s
         for m in members:
             votes.update(m.votes)
             forms.update(m.forms)
-        type_ = _Cluster("", Counter(), votes, set(), []).type
+        type_ = _best_type(votes)
         canonical = max(root.forms, key=lambda f: (len(f.split()), root.forms[f], f))
         eid = entity_id(type_, canonical)
         aliases = tuple(sorted(f for f in forms if f != canonical))
