@@ -113,6 +113,7 @@ class ExtractSettings:
     pronoun_lookback_sentences: int = 3  # sentences searched back (before falling back to the nearest) for a he/she referent
     negation_window_words: int = 4  # a negation this many words or fewer before a predicate (no clause opener between) denies it
     predicate_window_chars: int = 48  # predicate phrases are matched this far around their trigger word (longest lead: "have been ")
+    speaker_reach_chars: int = 160  # reported speech is looked for from this far before a sentence's first speech verb
 
 
 @dataclass(frozen=True)
