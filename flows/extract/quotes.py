@@ -22,6 +22,7 @@ from flows.settings import ExtractSettings
 
 _MARKS = re.compile(r"[\"\u201c\u201d]+")
 _OPEN_ONLY = "\u201c"
+_LOWER_WORD = re.compile(r"[a-z]+")
 _CLAUSE_SUBJECT = re.compile(r"(?:I|he|she|it|they|we|you|there|his|her|their|its|the|a|an|[A-Z][\w'\u2019-]*)\b")
 _NEXT_QUOTE = re.compile(r"[^.!?\"\u201c\u201d\n]{0,60}?[,:]\s*[\"\u201c]")
 # a single quote mark opening a nested quotation (after a space, bracket or dash, before a letter) and one
@@ -52,6 +53,7 @@ class Lexicon:
     verb_alt: str
     venues: tuple[tuple[re.Pattern[str], str], ...]
     remark_alt: str
+    remark_nouns: frozenset[str]
     after_re: re.Pattern[str]
     after_inv_re: re.Pattern[str]
     before_re: re.Pattern[str]
@@ -85,6 +87,7 @@ def lexicon() -> Lexicon:
         verb_alt=alt,
         venues=venues,
         remark_alt=remark,
+        remark_nouns=frozenset(r["noun"] for r in load_table("extract/remark_nouns.tsv", ("noun", *req))),
         after_re=re.compile(rf"^[\s,]*(?:[-\u2013\u2014]\s*)?{speaker}\s+{_ADVERBS}(?P<verb>{alt})\b"),
         after_inv_re=re.compile(rf"^[\s,]*(?P<verb>{alt})\s+{speaker}\b"),
         before_re=re.compile(rf"{speaker}\s+{_ADVERBS}(?P<verb>{alt})\b"),
@@ -453,7 +456,9 @@ def _indirect(text: str, masked: str, ctx: DocContext, lex: Lexicon, settings: E
         if verbs.isdisjoint(ctx.sentence_words(si)) or any(a < s.end and b > s.start for a, b in ctx.quote_spans):
             continue
         seg = masked[s.start : s.end]
-        for m in lex.indirect_re.finditer(seg):
+        # a match holds a speech verb, with its speaker shortly before it: start scanning near the first verb
+        first = next((w.start() for w in _LOWER_WORD.finditer(seg) if w.group() in verbs), 0)
+        for m in lex.indirect_re.finditer(seg, max(0, first - settings.speaker_reach_chars)):
             verb = m.group("verb")
             predicate, modality, takes_obj = lex.verbs[verb]
             if m.group("obj") and not takes_obj:
@@ -499,7 +504,9 @@ def _indirect(text: str, masked: str, ctx: DocContext, lex: Lexicon, settings: E
 def _remarks(masked: str, ctx: DocContext, lex: Lexicon, settings: ExtractSettings) -> list[Claim]:
     """"X's comments ... made headlines" with a time in the sentence: a remark reported without its words."""
     out = []
-    for s in ctx.layout.sentences:
+    for si, s in enumerate(ctx.layout.sentences):
+        if lex.remark_nouns.isdisjoint(ctx.sentence_words(si)):
+            continue
         for m in lex.remark_re.finditer(masked, s.start, s.end):
             found = [c for c in ctx.mentions_in(m.start("spk"), m.end("spk")) if ctx.entity(c).type == "PERSON"]
             if not found:
