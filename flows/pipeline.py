@@ -1,18 +1,29 @@
 """The Prefect flow ``reconcile``: the only module that knows Prefect.
 
-ingest -> clean -> score -> repair -> extract run as tasks over batches of documents (on the
-default thread runner or, with ``runner="dask"``, on a Dask cluster via prefect-dask); loading
-runs inline in the flow's process, one transaction per batch (DuckDB allows one writer);
-reconcile and report run once over the whole warehouse when anything changed.
+Per batch of new or changed files, one ``prepare`` task decodes, cleans and scores the documents
+and finishes the clean ones (despin pass-through, extraction); the spun ones wait until every clean
+document is loaded, then ``repair_extract`` tasks repair them against their nearest clean texts.
+Tasks run on the default thread runner, which hands the CPU work to local worker processes (threads
+alone share one core under the GIL), or with ``runner="dask"`` on a Dask cluster via prefect-dask.
+Loading runs inline in the flow's process, one transaction per batch (DuckDB allows one writer), as
+batches finish, with a bounded number of batches in flight. Reconcile and report run once over the
+whole warehouse when anything changed; a run over an unchanged folder records itself without
+starting Prefect at all.
 """
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
 import os
 import sys
+import threading
 import time
+import traceback
 import uuid
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,13 +46,11 @@ configure_prefect_env()
 from prefect import flow, task  # noqa: E402  (environment must be set before Prefect reads it)
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 
-from flows import clean as clean_stage  # noqa: E402
 from flows import ingest as ingest_stage  # noqa: E402
 from flows import warehouse as wh  # noqa: E402
-from flows.despin.detect import score_spin  # noqa: E402
-from flows.despin.repair import repair_documents  # noqa: E402
 from flows.errors import OrchestrationError, ReconError, StrictModeFailure  # noqa: E402
-from flows.extract.run import extract_documents  # noqa: E402
+from flows.ops import batch as batch_work  # noqa: E402
+from flows.ops.refs import ReferenceIndex, select_references  # noqa: E402
 from flows.reconcile.compare import compare_groups  # noqa: E402
 from flows.reconcile.group import group_claims  # noqa: E402
 from flows.reconcile.trust import source_trust  # noqa: E402
@@ -79,50 +88,77 @@ class RunSummary:
         }
 
 
+def new_run_id() -> str:
+    """A sortable, unique run id."""
+    return f"run-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+
+
+def report_paths(report_dir: Path) -> tuple[Path, ...]:
+    """The files a run's report consists of."""
+    return Path(report_dir) / "conflicts.md", Path(report_dir) / "conflicts.html"
+
+
 def _timed(fn: Callable, *args: object) -> tuple[object, float]:
     t0 = time.perf_counter()
     out = fn(*args)
     return out, time.perf_counter() - t0
 
 
+# ---- the local runner's worker processes ----------------------------------------------------
+
+_POOL: ProcessPoolExecutor | None = None  # set while a local run owns worker processes; None: work runs in place
+
+
+@contextlib.contextmanager
+def local_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
+    """Worker processes for the CPU-bound stages of a local run (threads alone share one core under the GIL).
+
+    Workers come from a fork server that has imported the stage modules once (no Prefect, small and
+    quick to start); ``workers`` <= 1 keeps all work in this process.
+    """
+    global _POOL
+    if workers <= 1 or _POOL is not None:
+        yield _POOL
+        return
+    try:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["flows.ops.batch"])
+    except ValueError:  # no fork server on this platform
+        ctx = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    for f in [pool.submit(batch_work.warm_up) for _ in range(workers)]:
+        f.result()
+    _POOL = pool
+    try:
+        yield pool
+    finally:
+        _POOL = None
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _in_worker(fn: Callable, *args: object):
+    """Run fn in the local pool when there is one, else in this process (a Dask worker, or no pool)."""
+    pool = _POOL
+    return fn(*args) if pool is None else pool.submit(fn, *args).result()
+
+
+def _workers(settings: Settings, workers: int | None) -> int:
+    return workers or settings.run.workers or os.cpu_count() or 1
+
+
 # ---- tasks: thin wrappers over the pure stages, each over a whole batch ------------------------
 
 
-@task(name="ingest", cache_policy=NO_CACHE)
-def ingest_task(reads: Sequence[ingest_stage.ReadResult], metadata: dict, settings: Settings):
-    """Decode a batch of read files."""
-    return _timed(ingest_stage.decode_sources, reads, metadata, settings.ingest)
+@task(name="prepare", cache_policy=NO_CACHE)
+def prepare_task(reads: Sequence[ingest_stage.ReadResult], metadata: dict, settings: Settings):
+    """Decode, clean and score a batch; finish its clean documents (despin pass-through, extraction)."""
+    return _in_worker(batch_work.prepare_batch, reads, metadata, settings)
 
 
-@task(name="clean", cache_policy=NO_CACHE)
-def clean_task(decoded: tuple, settings: Settings):
-    """Strip markup and boilerplate from a batch."""
-    (docs, quarantined), ingest_seconds = decoded
-    cleaned, seconds = _timed(clean_stage.clean_documents, docs, settings.clean)
-    return cleaned, quarantined, ingest_seconds, seconds
-
-
-@task(name="score_spin", cache_policy=NO_CACHE)
-def score_task(cleaned: tuple, settings: Settings):
-    """Spin scores of a batch (decides which documents need repair and which can serve as references)."""
-    docs = cleaned[0]
-    t0 = time.perf_counter()
-    scores = [score_spin(d.clean_text, settings.despin)[0] for d in docs]
-    return scores, time.perf_counter() - t0
-
-
-@task(name="repair", cache_policy=NO_CACHE)
-def repair_task(docs: Sequence[CleanDocument], references: Sequence[str], settings: Settings):
-    """Despin the spun documents of a batch; clean ones pass through unchanged."""
-    return _timed(repair_documents, docs, references, settings.despin)
-
-
-@task(name="extract", cache_policy=NO_CACHE)
-def extract_task(repaired: tuple, settings: Settings):
-    """Extract dates, entities and claims from a batch."""
-    docs, _ = repaired
-    extractions, seconds = _timed(extract_documents, docs, settings.extract)
-    return docs, extractions, seconds
+@task(name="repair_extract", cache_policy=NO_CACHE)
+def finish_task(docs: Sequence[CleanDocument], references: Sequence[str], settings: Settings):
+    """Repair a batch of spun documents against their reference texts, then extract from them."""
+    return _in_worker(batch_work.finish_batch, docs, references, settings)
 
 
 @task(name="load", cache_policy=NO_CACHE)
@@ -171,11 +207,12 @@ def reconcile(
     """Bring the warehouse up to date with raw_dir and re-render the conflicts report."""
     settings = settings or Settings()
     say = progress or (lambda _msg: None)
-    run_id = run_id or f"run-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    run_id = run_id or new_run_id()
     summary = RunSummary(run_id)
     t_start = time.perf_counter()
     lock = wh.WriterLock(Path(warehouse), run_id, settings.run.lock_timeout_s)
-    with lock, wh.connect(Path(warehouse)) as con:
+    workers = _workers(settings, None) if runner_name == "local" else 1
+    with lock, wh.connect(Path(warehouse)) as con, local_pool(workers):
         con.execute("UPDATE runs SET status = 'abandoned' WHERE status = 'running'")
         wh.start_run(con, run_id, str(raw_dir), runner_name)
         try:
@@ -190,6 +227,31 @@ def reconcile(
     return summary
 
 
+def _absorb(summary: RunSummary, quarantined: list[Quarantined], res: batch_work.BatchResult) -> None:
+    quarantined.extend(res.quarantined)
+    for stage, secs in res.seconds.items():
+        _add(summary, stage, secs)
+
+
+def _load(con, run_id: str, summary: RunSummary, res: batch_work.BatchResult) -> None:
+    if res.repaired:
+        _n_claims, secs = load_task(con, run_id, res.repaired, res.extractions)
+        _add(summary, "load", secs)
+        summary.processed += len(res.repaired)
+
+
+def _in_order(submit: Callable[[object], object], items: list, ahead: int) -> Iterator[object]:
+    """Submit items in order with at most ``ahead`` in flight; yield results in order (bounded memory)."""
+    pending: deque = deque()
+    for k in range(len(items)):
+        pending.append(submit(items[k]))
+        items[k] = None  # the batch's bytes are shipped: let them go
+        if len(pending) >= ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
 def _run_stages(con, raw_dir: Path, report_dir: Path, settings: Settings, run_id: str, summary: RunSummary, say):
     t0 = time.perf_counter()
     found = ingest_stage.discover(raw_dir, settings.ingest)
@@ -197,11 +259,11 @@ def _run_stages(con, raw_dir: Path, report_dir: Path, settings: Settings, run_id
     known = wh.known_documents(con)
     known_q = wh.known_quarantine(con)
     todo = [r for r in reads if known.get(r.source.source_path) != r.content_sha256]
-    todo_paths = {r.source.source_path for r in todo}
+    del reads
     current = {f.source_path for f in found.files}
     removed = sorted(p for p in known if p not in current)
     summary.seen = len(found.files) + len(found.quarantined)
-    summary.skipped = len(reads) - len(todo)
+    summary.skipped = len(found.files) - len(unread) - len(todo)
     summary.removed = len(removed)
     _add(summary, "discover", time.perf_counter() - t0)
     new_q = sum(1 for r in todo if r.source.source_path not in known and known_q.get(r.source.source_path) is None)
@@ -210,35 +272,23 @@ def _run_stages(con, raw_dir: Path, report_dir: Path, settings: Settings, run_id
         f"{summary.skipped} unchanged, {len(removed)} removed"
     )
     quarantined: list[Quarantined] = list(found.quarantined) + list(unread)
+    ahead = max(1, settings.run.batches_ahead * (_POOL._max_workers if _POOL is not None else _workers(settings, None)))
 
     if todo:
         batches = _batches(todo, settings.run.batch_size)
-        cleaned_f = [clean_task.submit(ingest_task.submit(b, dict(found.metadata), settings), settings) for b in batches]
-        score_f = [score_task.submit(c, settings) for c in cleaned_f]
-        cleaned = [f.result() for f in cleaned_f]
-        scores = [f.result() for f in score_f]
-        for _docs, q, ingest_secs, clean_secs in cleaned:
-            quarantined.extend(q)
-            _add(summary, "ingest", ingest_secs)
-            _add(summary, "clean", clean_secs)
-        refs = wh.reference_texts(con, exclude=todo_paths)
-        threshold = settings.despin.spun_threshold
-        for (docs, *_), (sc, secs) in zip(cleaned, scores, strict=True):
-            _add(summary, "score", secs)
-            refs.update({d.doc.doc_id: d.clean_text for d, s in zip(docs, sc, strict=True) if s < threshold})
-        extract_f = []
-        for (docs, *_), (sc, _secs) in zip(cleaned, scores, strict=True):
-            # only batches holding a spun document need the reference texts shipped to their worker
-            own = {d.doc.doc_id for d in docs}
-            batch_refs = [t for d, t in refs.items() if d not in own] if any(x >= threshold for x in sc) else []
-            extract_f.append(extract_task.submit(repair_task.submit(docs, batch_refs, settings), settings))
-        say(f"processing {len(todo)} documents in {len(batches)} batches")
-        for f in extract_f:
-            docs, extractions, secs = f.result()
-            _add(summary, "extract", secs)
-            _n_claims, load_secs = load_task(con, run_id, docs, extractions)
-            _add(summary, "load", load_secs)
-            summary.processed += len(docs)
+        n_todo = len(todo)
+        del todo
+        say(f"processing {n_todo} documents in {len(batches)} batches")
+        spun: list[CleanDocument] = []
+        n = len(batches)
+        submit = lambda b: prepare_task.submit(b, dict(found.metadata), settings)  # noqa: E731
+        for i, res in enumerate(_in_order(submit, batches, ahead), 1):
+            _absorb(summary, quarantined, res)
+            spun.extend(res.spun)
+            _load(con, run_id, summary, res)
+            say(f"load: batch {i}/{n} committed ({len(res.repaired)} documents, {summary.processed} so far)")
+        if spun:
+            _repair_spun(con, run_id, settings, summary, quarantined, spun, ahead, say)
     t_q = time.perf_counter()
     if removed:
         wh.remove_documents(con, run_id, removed)
@@ -247,12 +297,13 @@ def _run_stages(con, raw_dir: Path, report_dir: Path, settings: Settings, run_id
     wh.record_quarantine(con, run_id, [q for q in quarantined if q.source_path not in loaded], current)
     _add(summary, "load", time.perf_counter() - t_q)
 
-    changed = bool(todo or removed)
+    changed = bool(summary.processed or removed)
     if changed or not con.execute("SELECT count(*) FROM conflicts").fetchone()[0]:
         t_r = time.perf_counter()
         claims = wh.all_claims(con)
         texts, spin_scores = wh.document_texts(con)
         groups, verdicts, trust, copies, _secs = reconcile_task(claims, texts, spin_scores, settings)
+        del texts, spin_scores
         wh.replace_conflicts(con, run_id, groups, verdicts, trust, copies)
         wh.prune_entities(con)
         _add(summary, "reconcile", time.perf_counter() - t_r)
@@ -260,13 +311,37 @@ def _run_stages(con, raw_dir: Path, report_dir: Path, settings: Settings, run_id
     summary.claims = con.execute("SELECT count(*) FROM claims").fetchone()[0]
     summary.groups = con.execute("SELECT count(*) FROM conflicts").fetchone()[0]
     summary.conflicts = con.execute("SELECT count(*) FROM conflicts WHERE verdict = 'conflict'").fetchone()[0]
-    paths, secs = report_task(con, report_dir, run_id)
+    if changed or not all(p.exists() for p in report_paths(report_dir)):
+        paths, secs = report_task(con, report_dir, run_id)
+        _add(summary, "report", secs)
+    else:
+        paths = report_paths(report_dir)
     summary.report_paths = tuple(paths)
-    _add(summary, "report", secs)
+
+
+def _repair_spun(con, run_id, settings: Settings, summary, quarantined, spun, ahead: int, say) -> None:
+    """Repair the spun documents once every clean one is loaded: each batch gets its nearest clean texts."""
+    t0 = time.perf_counter()
+    clean = wh.reference_texts(con, exclude=[d.doc.doc_id for d in spun])
+    per_doc = settings.run.references_per_doc
+    index = ReferenceIndex(clean) if 0 < per_doc < len(clean) else None
+    batches = _batches(spun, settings.run.spun_batch_size)
+    shipped = [select_references([(d.doc.doc_id, d.clean_text) for d in b], clean, per_doc, index) for b in batches]
+    del clean, index
+    _add(summary, "references", time.perf_counter() - t0)
+    say(f"repair: {len(spun)} spun documents in {len(batches)} batches, {sum(map(len, shipped))} reference texts shipped")
+    jobs = list(zip(batches, shipped, strict=True))
+    del batches, shipped
+    submit = lambda job: finish_task.submit(job[0], job[1], settings)  # noqa: E731
+    n = len(jobs)
+    for i, res in enumerate(_in_order(submit, jobs, ahead), 1):
+        _absorb(summary, quarantined, res)
+        _load(con, run_id, summary, res)
+        say(f"load: spun batch {i}/{n} committed ({len(res.repaired)} documents, {summary.processed} so far)")
 
 
 def task_runner_for(runner_name: str, address: str | None, workers: int | None):
-    """The Prefect task runner for a runner name: 'local' (threads) or 'dask' (prefect-dask)."""
+    """The Prefect task runner for a runner name: 'local' (threads, CPU work in worker processes) or 'dask'."""
     if runner_name == "local":
         return None
     if runner_name == "dask":
@@ -277,6 +352,104 @@ def task_runner_for(runner_name: str, address: str | None, workers: int | None):
         n = workers or os.cpu_count() or 2
         return DaskTaskRunner(cluster_kwargs={"n_workers": n, "threads_per_worker": 1, "processes": True})
     raise ValueError(f"unknown runner {runner_name!r}")
+
+
+def unchanged_run(raw_dir: Path, warehouse: Path, report_dir: Path, settings: Settings) -> RunSummary | None:
+    """Record a run without starting Prefect when no file changed, was added or removed; None if there is work.
+
+    Hashing the folder is all an unchanged run needs: the claims, conflicts and report are current.
+    """
+    t0 = time.perf_counter()
+    if not Path(warehouse).exists() or not all(p.exists() for p in report_paths(report_dir)):
+        return None
+    found = ingest_stage.discover(Path(raw_dir), settings.ingest)
+    reads, unread = ingest_stage.read_sources(found.files, settings.ingest)
+    if found.quarantined or unread:
+        return None  # refusals found while listing or reading are recorded by a full run
+    run_id = new_run_id()
+    with wh.WriterLock(Path(warehouse), run_id, settings.run.lock_timeout_s), wh.connect(Path(warehouse)) as con:
+        known = wh.known_documents(con)
+        known_q = wh.known_quarantine(con)
+        current = {r.source.source_path: r.content_sha256 for r in reads}
+        if any(known.get(p, known_q.get(p)) != sha for p, sha in current.items()):
+            return None
+        if any(p not in current for p in [*known, *known_q]):
+            return None
+        if not con.execute("SELECT count(*) FROM conflicts").fetchone()[0]:
+            return None
+        held = con.execute("SELECT source_path, reason, detail, content_sha256, size_bytes FROM quarantine").fetchall()
+        if any(reason == batch_work.FAILED for _p, reason, *_ in held):
+            return None  # a document a stage failed on is retried by every run
+        summary = RunSummary(run_id, seen=len(reads), skipped=len(reads) - len(held))
+        summary.quarantined = [Quarantined(*row) for row in held]
+        summary.report_paths = report_paths(report_dir)
+        con.execute("UPDATE runs SET status = 'abandoned' WHERE status = 'running'")
+        wh.start_run(con, run_id, str(raw_dir), "unchanged")
+        summary.claims = con.execute("SELECT count(*) FROM claims").fetchone()[0]
+        summary.groups = con.execute("SELECT count(*) FROM conflicts").fetchone()[0]
+        summary.conflicts = con.execute("SELECT count(*) FROM conflicts WHERE verdict = 'conflict'").fetchone()[0]
+        summary.stage_seconds["discover"] = time.perf_counter() - t0
+        summary.wall_seconds = time.perf_counter() - t0
+        wh.finish_run(con, run_id, "succeeded", summary.counts())
+    return summary
+
+
+def _start_temporary_server() -> threading.Thread | None:
+    """Start Prefect's temporary server in the background when the flow would start one anyway.
+
+    It takes seconds to come up; meanwhile the worker processes start. The flow later finds it running
+    (Prefect keeps one temporary server per process).
+    """
+    from prefect.settings import PREFECT_API_URL
+
+    if PREFECT_API_URL.value():
+        return None
+    from prefect.server.api.server import SubprocessASGIServer
+
+    thread = threading.Thread(target=SubprocessASGIServer().start, name="prefect-temporary-server")
+    thread.start()
+    return thread
+
+
+@contextlib.contextmanager
+def _api_for_dask(settings: Settings, say: Progress) -> Iterator[None]:
+    """A real Prefect API for a Dask run, exported so every worker reports to it.
+
+    With the temporary server each Dask worker process would start a server of its own (slow), so a
+    local server is started on loopback unless one is configured.
+    """
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.ops.serve import prefect_home
+    from flows.ops.server import prefect_api
+
+    configured = PREFECT_API_URL.value()
+    if configured:
+        before = os.environ.get("PREFECT_API_URL")
+        os.environ["PREFECT_API_URL"] = configured
+        try:
+            yield
+        finally:
+            if before is None:
+                os.environ.pop("PREFECT_API_URL", None)
+            else:
+                os.environ["PREFECT_API_URL"] = before
+        return
+    with prefect_api(settings.ops, prefect_home(), say=say) as url, temporary_settings({PREFECT_API_URL: url}):
+        yield
+
+
+def _release_frames(exc: BaseException | None) -> None:
+    """Drop the local variables the finished frames of a failure still hold (the DuckDB connection among them).
+
+    Prefect keeps the exception in the flow run's state; with its frames alive, DuckDB objects outlive
+    the interpreter's shutdown and DuckDB's bindings print a flood of "nanobind: leaked" lines at exit.
+    """
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        traceback.clear_frames(exc.__traceback__)
+        exc = exc.__cause__ or exc.__context__
 
 
 def run_pipeline(
@@ -292,19 +465,37 @@ def run_pipeline(
     progress: Progress | None = None,
 ) -> RunSummary:
     """Run the reconcile flow; ReconErrors pass through, Prefect failures become OrchestrationError."""
-    runner = task_runner_for(runner_name, address, workers)
-    flow_fn = reconcile.with_options(task_runner=runner) if runner is not None else reconcile
-    try:
-        summary = flow_fn(str(raw_dir), str(warehouse), str(report_dir), settings, runner_name, None, progress)
-    except ReconError:
-        raise
-    except Exception as exc:
-        cause = exc
-        while cause.__cause__ is not None and not isinstance(cause, ReconError):
-            cause = cause.__cause__
-        if isinstance(cause, ReconError):
-            raise cause from exc
-        raise OrchestrationError(f"the reconcile flow failed: {type(exc).__name__}: {exc}") from exc
+    say = progress or (lambda _msg: None)
+    summary = unchanged_run(raw_dir, warehouse, report_dir, settings)
+    if summary is not None:
+        say(f"ingest: {summary.seen} inputs under {raw_dir}, none new, changed or removed: nothing to do")
+    else:
+        if workers:
+            settings = settings.override("run", workers=workers)
+        runner = task_runner_for(runner_name, address, workers)
+        flow_fn = reconcile.with_options(task_runner=runner) if runner is not None else reconcile
+        args = (str(raw_dir), str(warehouse), str(report_dir), settings, runner_name, None, progress)
+        try:
+            if runner_name == "dask":
+                with _api_for_dask(settings, say):
+                    summary = flow_fn(*args)
+            else:
+                server = _start_temporary_server()
+                with local_pool(_workers(settings, workers)):
+                    if server is not None:
+                        server.join()
+                    summary = flow_fn(*args)
+        except ReconError as exc:
+            _release_frames(exc)
+            raise
+        except Exception as exc:
+            _release_frames(exc)
+            cause = exc
+            while cause.__cause__ is not None and not isinstance(cause, ReconError):
+                cause = cause.__cause__
+            if isinstance(cause, ReconError):
+                raise cause from exc
+            raise OrchestrationError(f"the reconcile flow failed: {type(exc).__name__}: {exc}") from exc
     if strict and summary.quarantined:
         raise StrictModeFailure(
             f"{len(summary.quarantined)} input(s) quarantined and --strict was given; see `recon query "
@@ -315,5 +506,3 @@ def run_pipeline(
 
 def stderr_progress(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
-
-

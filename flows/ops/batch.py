@@ -1,0 +1,123 @@
+"""The CPU-bound work on one batch of documents, as plain functions a process pool or a Dask worker runs.
+
+Needs: the read files of a batch (bytes and hash), the run's Settings and, for spun documents, the
+clean reference texts their repair aligns against.
+Adds: ``prepare_batch`` decodes, cleans and scores a batch and finishes its clean documents at once
+(despin pass-through, extraction); ``finish_batch`` repairs and extracts documents (the spun ones,
+once every batch has been scored and the references are known). A document whose stage raises is
+quarantined with the error (reason ``failed``) instead of failing its batch, so nothing else is lost
+and the next run retries it. Imports no Prefect, so pool workers stay small.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from flows import clean as clean_stage
+from flows import ingest as ingest_stage
+from flows.despin.detect import score_spin
+from flows.despin.repair import repair_documents
+from flows.extract.run import extract_documents
+from flows.records import CleanDocument, Extraction, Quarantined, RepairedDocument, SourceMeta
+from flows.settings import Settings
+
+FAILED = "failed"  # quarantine reason of a document a stage raised on
+
+
+@dataclass
+class BatchResult:
+    """What one call did: finished documents, documents still to repair, refusals and CPU seconds per stage."""
+
+    repaired: list[RepairedDocument] = field(default_factory=list)
+    extractions: list[Extraction] = field(default_factory=list)
+    spun: list[CleanDocument] = field(default_factory=list)  # scored as spun: repaired later with references
+    quarantined: list[Quarantined] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def add(self, stage: str, seconds: float) -> None:
+        """Add seconds to a stage's total."""
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
+
+
+def _failed(path: str, sha: str | None, stage: str, exc: BaseException) -> Quarantined:
+    msg = " ".join(str(exc).split())[:300]
+    return Quarantined(
+        path,
+        FAILED,
+        f"{path}: the {stage} stage failed ({type(exc).__name__}: {msg}); the document was set aside and the "
+        "next run retries it",
+        sha,
+    )
+
+
+def _per_doc(stage: str, fn: Callable[[list], list], items: list, key: Callable, out: BatchResult) -> list:
+    """Run a batch stage; if it raises, run it one item at a time and quarantine only the items that raise."""
+    t0 = time.process_time()
+    try:
+        return fn(items)
+    except Exception:  # noqa: BLE001  (any stage bug: isolate the document that triggers it)
+        kept = []
+        for item in items:
+            try:
+                kept.extend(fn([item]))
+            except Exception as exc:  # noqa: BLE001
+                path, sha = key(item)
+                out.quarantined.append(_failed(path, sha, stage, exc))
+        return kept
+    finally:
+        out.add(stage, time.process_time() - t0)
+
+
+def _clean_key(d: CleanDocument) -> tuple[str, str]:
+    return d.doc.source_path, d.doc.content_sha256
+
+
+def _finish(docs: list[CleanDocument], references: Sequence[str], settings: Settings, out: BatchResult) -> None:
+    repaired = _per_doc(
+        "repair", lambda b: repair_documents(b, references, settings.despin), docs, _clean_key, out
+    )
+    extractions = _per_doc(
+        "extract", lambda b: extract_documents(b, settings.extract), repaired, lambda r: _clean_key(r.clean), out
+    )
+    done = {e.doc_id for e in extractions}
+    out.repaired.extend(r for r in repaired if r.doc_id in done)
+    out.extractions.extend(extractions)
+
+
+def prepare_batch(
+    reads: Sequence[ingest_stage.ReadResult], metadata: Mapping[str, SourceMeta], settings: Settings
+) -> BatchResult:
+    """Decode, clean and score a batch; finish its clean documents; hand back the spun ones unrepaired."""
+    out = BatchResult()
+    t0 = time.process_time()
+    docs, refused = ingest_stage.decode_sources(reads, metadata, settings.ingest)
+    out.add("ingest", time.process_time() - t0)
+    out.quarantined.extend(refused)
+    cleaned = _per_doc(
+        "clean",
+        lambda b: clean_stage.clean_documents(b, settings.clean),
+        docs,
+        lambda d: (d.source_path, d.content_sha256),
+        out,
+    )
+    scores = _per_doc(
+        "score", lambda b: [(d, score_spin(d.clean_text, settings.despin)[0]) for d in b], cleaned, _clean_key, out
+    )
+    threshold = settings.despin.spun_threshold
+    out.spun = [d for d, s in scores if s >= threshold]
+    _finish([d for d, s in scores if s < threshold], (), settings, out)
+    return out
+
+
+def finish_batch(docs: Sequence[CleanDocument], references: Sequence[str], settings: Settings) -> BatchResult:
+    """Repair (against ``references``) and extract a batch of cleaned documents."""
+    out = BatchResult()
+    _finish(list(docs), references, settings, out)
+    return out
+
+
+def warm_up() -> int:
+    """Nothing but a round trip: makes a pool start its worker processes before the work arrives."""
+    return 0
