@@ -190,6 +190,9 @@ class OpsSettings:
     bench_year_shift: int = 5  # years move by up to this many either way
     bench_number_jitter: float = 0.3  # numbers change by up to this share either way
     bench_name_pool: int = 400  # generated surnames and given names to draw replacements from
+    bench_story_size: int = 8  # generated articles per story: they share names, so reconcile has groups to compare
+    bench_name_max_zipf: float = 4.0  # a capitalised word rarer than this (wordfreq zipf) counts as a name to vary
+    bench_rss_poll_s: float = 0.2  # how often the benchmark samples the memory of its process tree
 
 
 @dataclass(frozen=True)
