@@ -324,6 +324,19 @@ def _supersede(con: duckdb.DuckDBPyConnection, doc_ids: Sequence[str], run_id: s
         con.unregister("_ids")
 
 
+def _invalidate_conflicts(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the compared groups, in the same transaction as the claim change that makes them stale.
+
+    Conflicts are derived from every claim at once; once a batch changes claims they no longer hold
+    (their conflict_claims would point at claims that are gone). Emptying them here means a run
+    killed between loading and reconciling leaves no stale verdicts, and the next run, finding no
+    conflicts, reconciles again. Reviews are kept: they are keyed by conflict_id and re-attach.
+    """
+    con.execute("DELETE FROM conflict_claims")
+    con.execute("DELETE FROM conflicts")
+    con.execute("DELETE FROM copies")
+
+
 def _edit_id(doc_id: str, e_start: int, e_end: int, replacement: str) -> str:
     return hashlib.sha1(f"{doc_id}\x1f{e_start}\x1f{e_end}\x1f{replacement}".encode()).hexdigest()[:16]
 
@@ -418,6 +431,8 @@ def load_batch(
             ).fetchall()
         }
         _supersede(con, sorted(present), run_id, "changed")
+        if doc_rows:
+            _invalidate_conflicts(con)
         _insert(con, "documents", doc_rows, list(doc_rows[0]) if doc_rows else [])
         _insert(con, "boilerplate", bp_rows, ["doc_id", "raw_start", "raw_end", "text", "rule_id", "reason", "run_id"])
         _insert(
@@ -460,6 +475,8 @@ def remove_documents(con: duckdb.DuckDBPyConnection, run_id: str, doc_ids: Seque
     """Documents whose source file is gone move to document_versions with their derived rows dropped."""
     with transaction(con):
         _supersede(con, doc_ids, run_id, "removed")
+        if doc_ids:
+            _invalidate_conflicts(con)
 
 
 def prune_entities(con: duckdb.DuckDBPyConnection) -> None:

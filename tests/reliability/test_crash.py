@@ -111,3 +111,71 @@ def test_a_run_killed_mid_load_is_finished_by_the_next(tmp_path, recon_env):
     print(f"killed after {len(loaded)} of {len(files)} documents were loaded; the next run processed {processed}")
     statuses = dict(rows(db, "SELECT run_id, status FROM runs"))
     assert statuses.pop(killed_run) == "abandoned" and list(statuses.values()) == ["succeeded"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="pipeline re-renders the report only when documents changed, so a run recovering from a kill "
+    "after loading reconciles but leaves the old report (fix requested from ops in /tmp/coord.md; drop this "
+    "marker with the fix)",
+)
+def test_a_run_killed_between_loading_and_reconciling_leaves_no_stale_verdicts(tmp_path, recon_env):
+    """Killed after its last load batch committed, before the conflicts were recomputed: the next
+    run must still reconcile, ending with the warehouse a clean run builds from the same folder."""
+    from tests.reliability.conftest import copy_seeds
+
+    raw, db, reports = tmp_path / "raw", tmp_path / "w.duckdb", tmp_path / "reports"
+    copy_seeds(raw)
+    late = sorted(raw.glob("*.txt"))[-1]
+    held_back = late.read_bytes()
+    late.unlink()
+    args = ("run", "--raw", str(raw), "--warehouse", str(db), "--report-dir", str(reports), "--batch-size", "1")
+    assert run_recon(recon_env, *args).returncode == 0
+    before = rows(db, "SELECT conflict_id FROM conflicts ORDER BY 1")
+    late.write_bytes(held_back)
+
+    proc = subprocess.Popen(
+        recon_cmd(*args), env=recon_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        for line in proc.stderr:
+            m = COMMITTED.match(line)
+            if m and m.group(1) == m.group(2):  # the last batch is in; reconcile has not run
+                os.kill(proc.pid, signal.SIGKILL)
+                break
+        proc.wait(30)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == -signal.SIGKILL
+    assert late.name in {p for (p,) in rows(db, "SELECT source_path FROM documents")}
+    dangling = rows(db, "SELECT count(*) FROM conflict_claims WHERE claim_id NOT IN (SELECT claim_id FROM claims)")
+    assert dangling == [(0,)], "no verdict points at a claim that is gone"
+    assert rows(db, "SELECT count(*) FROM conflicts") == [(0,)] or before == []
+
+    result = run_recon(recon_env, *args)
+    assert result.returncode == 0, result.stderr
+    assert rows(db, "SELECT count(*) FROM conflict_claims WHERE claim_id NOT IN (SELECT claim_id FROM claims)") == [(0,)]
+    assert rows(db, "SELECT conflict_id, verdict FROM conflicts ORDER BY 1") == _verdicts_from_claims(db)
+    ((last_run,),) = rows(db, "SELECT run_id FROM runs WHERE status = 'succeeded' ORDER BY started_at DESC LIMIT 1")
+    first_line = (reports / "conflicts.md").read_text(encoding="utf-8").splitlines()[0]
+    assert last_run in first_line, f"the report was re-rendered by the recovering run: {first_line!r}"
+
+
+def _verdicts_from_claims(db: Path) -> list[tuple[str, str]]:
+    """What reconciling the warehouse's current claims gives (the reconcile stage, run here in-process)."""
+    import duckdb
+
+    from flows import warehouse as wh
+    from flows.reconcile.compare import compare_groups
+    from flows.reconcile.group import group_claims
+    from flows.reconcile.trust import source_trust
+    from flows.settings import Settings
+
+    cfg = Settings().reconcile
+    with duckdb.connect(str(db), read_only=True) as con:
+        claims = wh.all_claims(con)
+        texts, spin = wh.document_texts(con)
+    trust, _copies = source_trust(texts, spin, cfg)
+    verdicts = compare_groups(group_claims(claims, cfg), trust, cfg)
+    return sorted({(v.conflict_id, v.verdict) for v in verdicts})
