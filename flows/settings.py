@@ -186,7 +186,7 @@ class OpsSettings:
     runner_poll_s: float = 10.0  # how often the serving process asks the server for due runs
     bench_seed: int = 7  # the synthetic corpus is reproducible for a given seed
     bench_spun_share: float = 0.25  # share of generated articles passed through the word-swap spinner
-    bench_spin_rate: float = 0.15  # share of swappable words the spinner replaces in a spun copy
+    bench_spin_rate: float = 1.0  # scales the spinner table's chance per match (1: as observed)
     bench_year_shift: int = 5  # years move by up to this many either way
     bench_number_jitter: float = 0.3  # numbers change by up to this share either way
     bench_name_pool: int = 400  # generated surnames and given names to draw replacements from
