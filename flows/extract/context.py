@@ -86,8 +86,16 @@ class DocContext:
         words = _WORDS_BEFORE.findall(self.text, max(0, m.start - 60), m.start)
         # "writer Lee Kirk", "the show 'Title'": look past a role or work noun (and quote marks) to the word before
         c = cues()
-        while words and (words[-1].lower() in c.roles or words[-1].lower() in c.work_nouns or words[-1] in _QUOTE_MARKS):
-            words.pop()
+        while words:
+            if words[-1].lower() in c.roles or words[-1].lower() in c.work_nouns or words[-1] in _QUOTE_MARKS:
+                words.pop()
+            elif words[-1] in ("and", "&") and len(words) > 1 and words[-2][0].isupper() and not words[-2].endswith("."):
+                # a second conjunct of names ("Fire and Rescue Service") stands where the first one does
+                words.pop()
+                while words and words[-1][0].isupper() and not words[-1].endswith("."):
+                    words.pop()
+            else:
+                break
         if not words:
             return True
         w = words[-1]

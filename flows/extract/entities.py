@@ -257,13 +257,14 @@ def _vote(cand: Candidate, text: str, c: Cues) -> None:
         v["PERSON"] += 3
     if prev.lower() in c.roles:
         v["PERSON"] += 2
-    if prev.lower() in c.work_nouns or c.work_of.search(before):
+    # "the book Dune", "the film 'Jaws'" (not "In the book, Fischer ...")
+    if (prev.lower() in c.work_nouns and not before.rstrip(" \"\u201c'\u2018").endswith(",")) or c.work_of.search(before):
         v["WORK"] += 3
     nxt = _NEXT_LOWER.match(after)
     if nxt and nxt.group(1) in c.outlet_after:
         v["OUTLET"] += 2
-    if nxt and nxt.group(1) in c.speech:
-        v["PERSON"] += 1
+    if nxt and nxt.group(1) in c.speech and len(words) > 1:
+        v["PERSON"] += 1  # (a one-word name that speaks is as often an organisation: "Microsoft said")
     if _AGE_AFTER.match(after):
         v["PERSON"] += 2  # "Name, 33," gives an age
     if words[0] == "The" and _TOLD_BEFORE.search(before):
@@ -355,9 +356,12 @@ def _near(word: str, index: dict[str, list[_Cluster]]) -> list[_Cluster]:
 
 def _attach_in_document(cl: _Cluster, by_token: dict[str, list[_Cluster]]) -> None:
     """Move the mentions of a one-word name to the full name its own document uses ("Williams" -> "Jamal
-    Williams" where that document names him), one document at a time; what no document settles stays."""
+    Williams" where that document names him), one document at a time, unless a mention's own context types
+    it otherwise; what no document settles stays."""
     moved = []
     for cand in cl.members:
+        if any(n > cand.votes["PERSON"] for t, n in cand.votes.items() if t != "PERSON"):
+            continue  # its own context says place, work, outlet, ... ("in Washington")
         options = [o for o in by_token.get("L:" + cl.key, []) if cand.doc_id in o.docs]
         options = options or [o for o in by_token.get("F:" + cl.key, []) if cand.doc_id in o.docs]
         if len(options) == 1:
@@ -411,10 +415,10 @@ def resolve(candidates: Iterable[Candidate], roles: Iterable[tuple[str, str]], s
         by_token["F:" + toks[0]].append(cl)
     surnames = _deletion_index(full)
     for cl in clusters.values():
-        if " " in cl.key or cl.type not in ("PERSON", "OTHER"):
+        if " " in cl.key:
             continue
         _attach_in_document(cl, by_token)
-        if not cl.members:
+        if not cl.members or cl.type not in ("PERSON", "OTHER"):
             continue
         options = by_token.get("L:" + cl.key, []) or by_token.get("F:" + cl.key, [])
         if not options and len(cl.key) >= settings.typo_min_chars and cl.key not in characters:

@@ -52,6 +52,7 @@ def _time_ok(text: str, vb: int):
 
 
 _SUBORDINATORS = frozenset(["after", "before", "until", "when", "while", "that", "because", "since", "if", "as", "who", "which", "whereas", "although", "though", "unless"])
+_APPOSITION_TAIL = re.compile(r",[^,;.!?\"\u201c\u201d]{1,60},\s*(?:(?:has|have|had|was|were|is|are|also|then|later|\w+ly)\s+)*$")
 _RELATIVE = re.compile(r"[\s,]*(?:who|which|that)\b")
 _RECIPROCAL_BLOCK = re.compile(r"\bboth\b|\beach\b", re.IGNORECASE)
 
@@ -234,6 +235,12 @@ def _subjects(ctx: DocContext, ca: int, va: int, plural: _Plural, settings: Extr
     if not cands:
         return [], ""
     end, how, obj = max(cands, key=lambda c: c[0])
+    # "Deputy Ortiz, 35, with the Gang Unit, was killed": the name before an apposition, not the one inside it
+    app = _APPOSITION_TAIL.search(text, ca, va)
+    if app and how == "mention" and app.start() < end:
+        heads = [m for m in mentions if m.end == app.start()]
+        if heads:
+            end, obj = heads[-1].end, heads[-1]
     if text[end:va].strip(" ,") and not _FILLER.fullmatch(text, end, va):
         return [], ""
     if how == "mention":
