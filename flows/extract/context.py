@@ -155,8 +155,9 @@ class DocContext:
         while i >= 0:
             m = self.mentions[i]
             i -= 1
-            if self.entities[m.entity_id].type != "PERSON" or self.in_quote(m.start):
-                continue
+            ent = self.entities[m.entity_id]
+            if ent.type != "PERSON" or self.in_quote(m.start) or ent.name.startswith("The "):
+                continue  # ("The NYPD", typed a person only because it "said" something, is no he or she)
             g = self.genders().get(m.entity_id)
             if want is not None and g is not None and g != want:
                 continue
