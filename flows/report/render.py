@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -284,6 +285,18 @@ def render_report(conflicts: pd.DataFrame, evidence: pd.DataFrame, out_dir: Path
     md_env.filters["md"] = _md
     out_dir.mkdir(parents=True, exist_ok=True)
     md_path, html_path = out_dir / "conflicts.md", out_dir / "conflicts.html"
-    md_path.write_text(md_env.get_template("conflicts.md.j2").render(**context), encoding="utf-8")
-    html_path.write_text(html_env.get_template("conflicts.html.j2").render(**context), encoding="utf-8")
+    # render both first, then swap each in whole: a run killed mid-write leaves the previous report, not half of one
+    md_text = md_env.get_template("conflicts.md.j2").render(**context)
+    html_text = html_env.get_template("conflicts.html.j2").render(**context)
+    _write_atomic(md_path, md_text)
+    _write_atomic(html_path, html_text)
     return md_path, html_path
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

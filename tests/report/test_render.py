@@ -81,3 +81,21 @@ def test_empty_report_renders(frames, tmp_path: Path) -> None:
     md_path, html_path = render_report(conflicts.iloc[0:0], evidence.iloc[0:0], tmp_path)
     assert "0 compared groups" in md_path.read_text(encoding="utf-8")
     assert "No groups were compared" in html_path.read_text(encoding="utf-8")
+
+
+def test_a_failed_render_leaves_the_previous_report_whole(frames, tmp_path: Path, monkeypatch) -> None:
+    """The report is swapped in whole: a failure while writing keeps the last complete report and no temp file."""
+    md_path, html_path = render_report(*frames, tmp_path, run_id="run-1")
+    before = html_path.read_text(encoding="utf-8")
+    real_replace = __import__("os").replace
+
+    def broken_replace(src, dst):
+        if str(dst).endswith(".html"):
+            raise OSError("disk full")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr("flows.report.render.os.replace", broken_replace)
+    with pytest.raises(OSError):
+        render_report(*frames, tmp_path, run_id="run-2")
+    assert html_path.read_text(encoding="utf-8") == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["conflicts.html", "conflicts.md"]
