@@ -36,9 +36,16 @@ class _Prepared:
 def _prepare(doc: RepairedDocument, settings: ExtractSettings) -> _Prepared:
     text = doc.normalized_text
     layout = split_sentences(text)
-    first = tag_timexes(text, None, settings=settings)
-    date = infer_document_date(text, doc.clean.doc.meta.published_at, first)
-    timexes = tag_timexes(text, date.published_at, settings=settings) if date.published_at else first
+    meta_date = doc.clean.doc.meta.published_at
+    if meta_date is not None:
+        date = infer_document_date(text, meta_date, settings=settings)
+        timexes = tag_timexes(text, meta_date, settings=settings)
+    else:
+        first = tag_timexes(text, None, settings=settings)
+        date = infer_document_date(text, None, first, settings=settings)
+        # tag again against the inferred date only when some expression depends on it
+        relative = any(not (t.anchored and t.rule.startswith("abs:")) for t in first)
+        timexes = tag_timexes(text, date.published_at, settings=settings) if date.published_at and relative else first
     cands = find_candidates(doc.doc_id, text, layout, settings)
     roles = find_roles(text, cands, set())
     return _Prepared(doc, layout, date, timexes, cands, roles)
