@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -24,6 +25,7 @@ DEFAULT_WAREHOUSE = PROJECT_ROOT / "warehouse" / "recon.duckdb"
 DEFAULT_REPORTS = PROJECT_ROOT / "warehouse" / "reports"
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+_flow_started = False  # set once a run enters Prefect; see _quiet_shutdown
 
 
 def _say(msg: str) -> None:
@@ -45,6 +47,16 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    # a scheduler stopping the run (SIGTERM) gets the same orderly end as Ctrl-C: the batch in
+    # flight rolls back, the runs row says why, the lock is released
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        return _run(args)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace) -> int:
     from flows import warehouse as wh
 
     settings = _settings(args)
@@ -59,23 +71,30 @@ def cmd_run(args: argparse.Namespace) -> int:
             pass  # a damaged or foreign file fails here, in one line, before Prefect starts
         from flows.pipeline import run_pipeline
 
+        global _flow_started
+        _flow_started = True
         if not args.debug:
             # Prefect logs a failed flow or task with its traceback, whatever PREFECT_LOGGING_LEVEL says;
             # the error reaches the user as one line below (--debug shows everything)
             for name in ("prefect.flow_runs", "prefect.task_runs"):
                 logging.getLogger(name).setLevel(logging.CRITICAL)
 
-        summary = run_pipeline(
-            Path(args.raw),
-            Path(args.warehouse),
-            Path(args.report_dir),
-            settings,
-            runner_name=args.runner,
-            address=args.address,
-            workers=args.workers,
-            strict=False,  # applied below, after every quarantined input has been named
-            progress=None if args.quiet else _say,
-        )
+        try:
+            summary = run_pipeline(
+                Path(args.raw),
+                Path(args.warehouse),
+                Path(args.report_dir),
+                settings,
+                runner_name=args.runner,
+                address=args.address,
+                workers=args.workers,
+                strict=False,  # applied below, after every quarantined input has been named
+                progress=None if args.quiet else _say,
+            )
+        except ReconError as err:
+            if _by_termination_signal(err):
+                raise KeyboardInterrupt("SIGTERM") from err
+            raise
     for q in summary.quarantined:
         _say(f"quarantined {q.source_path}: {q.detail}")
     stages = ", ".join(f"{k} {v:.2f}s" for k, v in summary.stage_seconds.items())
@@ -347,9 +366,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         print(f"recon {args.command}: error: {err}", file=sys.stderr)
+        _quiet_shutdown(args)
         return err.exit_code
-    except KeyboardInterrupt:
-        print(f"recon {args.command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as err:
+        how = f" by {err}" if str(err) else ""
+        print(f"recon {args.command}: interrupted{how}; the batch in flight was rolled back", file=sys.stderr)
+        _quiet_shutdown(args)
         return EXIT_INTERRUPTED
     except Exception as err:  # an unexpected failure still gets one line, and the way to see more
         if args.debug:
@@ -358,7 +380,41 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"recon {args.command}: unexpected error: {type(err).__name__}: {err} (run with --debug for details)",
             file=sys.stderr,
         )
+        _quiet_shutdown(args)
         return 1
+
+
+def _by_termination_signal(err: BaseException) -> bool:
+    """Whether a flow failure was Prefect's own SIGTERM handling (it replaces ours while a flow runs)."""
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [err]
+    while stack:
+        e = stack.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if type(e).__name__ == "TerminationSignal":  # prefect.exceptions; only pipeline.py imports Prefect
+            return True
+        stack += [e.__cause__, e.__context__]
+    return False
+
+
+def _terminated(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _quiet_shutdown(args: argparse.Namespace) -> None:
+    """After a failed flow, keep interpreter shutdown from adding noise below the one error line.
+
+    Prefect keeps the failed run's state (and through its traceback the DuckDB connection) alive
+    until exit, and DuckDB's bindings then print dozens of "nanobind: leaked ..." lines. The error
+    has been said; with --debug everything is shown.
+    """
+    if not _flow_started or args.debug:
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
 
 
 if __name__ == "__main__":

@@ -179,3 +179,33 @@ def _verdicts_from_claims(db: Path) -> list[tuple[str, str]]:
     trust, _copies = source_trust(texts, spin, cfg)
     verdicts = compare_groups(group_claims(claims, cfg), trust, cfg)
     return sorted({(v.conflict_id, v.verdict) for v in verdicts})
+
+
+def test_a_run_stopped_by_sigterm_ends_in_order(tmp_path, recon_env):
+    """A scheduler's stop (SIGTERM) mid-load: exit 130 in one line, the batch in flight rolled back,
+    the runs row says it failed and why, and the lock is free at once."""
+    from flows.warehouse import WriterLock
+
+    raw, db = tmp_path / "raw", tmp_path / "w.duckdb"
+    _write_corpus(raw)
+    args = ("run", "--raw", str(raw), "--warehouse", str(db), "--report-dir", str(tmp_path / "r"), "--batch-size", str(BATCH))
+    proc = subprocess.Popen(
+        recon_cmd(*args), env=recon_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        for line in proc.stderr:
+            if COMMITTED.match(line):
+                os.kill(proc.pid, signal.SIGTERM)
+                break
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines() == ["recon run: interrupted by SIGTERM; the batch in flight was rolled back"]
+    ((status, message),) = rows(db, "SELECT status, message FROM runs")
+    assert status == "failed" and ("TerminationSignal" in message or "SIGTERM" in message), message
+    (n_docs,) = rows(db, "SELECT count(*) FROM documents")[0]
+    assert 0 < n_docs < N_DOCS and n_docs % BATCH == 0, "whole batches only"
+    with WriterLock(db, "next", timeout_s=0):
+        pass
