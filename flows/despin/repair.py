@@ -195,6 +195,8 @@ def _apostrophe_candidates(text: str, settings: DespinSettings) -> list[Candidat
                 depth -= 1  # closes a single quote (a ’ between letters is an apostrophe)
             continue
         opener = ch == "“" or (ch == '"' and (before.isspace() or before in "([—") and not after.isspace())
+        if opener and ch == '"' and depth >= 1 and before == " " and k >= 2 and text[k - 2] in ",.!?" and after.islower():
+            opener = False  # 'delivers, "said Ganis': a closing quote typed after a space, before the attribution
         if ch == '"' and opener and depth >= 1:
             depth += 1
             out.append(Candidate(k, k + 1, "'", "apostrophe", "apostrophe:nested",
