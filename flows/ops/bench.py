@@ -176,11 +176,14 @@ def generate_corpus(
             if srng.random() < ops.bench_spun_share:
                 text = spin_text(text, srng, ops.bench_spin_rate, rules)
                 spun += 1
+            outlet = srng.choice(outlets)
+            if seeds[k].suffix.lower() not in HTML_EXTENSIONS:  # a byline makes every copy its own article
+                text = f"By {srng.choice(pool)} {srng.choice(pool)}, {outlet}\n\n{text}"
             name = f"{i:0{width}d}{seeds[k].suffix.lower()}"
             data = text.encode("utf-8")
             (out_dir / name).write_bytes(data)
             nbytes += len(data)
-            rows.append((name, srng.choice(outlets), f"https://example.org/{story}/{i}"))
+            rows.append((name, outlet, f"https://example.org/{story}/{i}"))
             bar.update(1)
     bar.close()
     with open(out_dir / "sources.csv", "w", newline="", encoding="utf-8") as fh:
