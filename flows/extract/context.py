@@ -145,7 +145,7 @@ class DocContext:
     def resolve_pronoun(self, pronoun: str, pos: int) -> Candidate | None:
         """The person a he/she pronoun at ``pos`` refers to: among person mentions (outside quotes) in its
         sentence and the few before it, a known gender match first, then a clause subject, then the nearest;
-        with none there, the nearest gender-compatible person before it."""
+        with none there, the nearest person before it whose gender the text gives as the pronoun's."""
         want = PRONOUN_GENDER.get(pronoun.lower())
         lo = 0
         if self.layout.sentences:
@@ -162,9 +162,12 @@ class DocContext:
             if want is not None and g is not None and g != want:
                 continue
             if m.start < lo:
-                if best is None:
+                # beyond the window only a person the text itself calls he/she will do
+                if best is None and (want is None or g == want):
                     return m
-                break
+                if best is not None:
+                    break
+                continue
             rank = (0 if want is not None and g == want else 1, 0 if self.subject_like(m) else 1, -m.start)
             if best is None or rank < best[0]:
                 best = (rank, m)
