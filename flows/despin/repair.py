@@ -67,16 +67,23 @@ class BigramModel:
         self.bi: Counter[tuple[str, str]] = Counter()
         self.k = smoothing
         for ref in refs:
-            low = [ref.tokens[k].lower for k in ref.words]
+            low = ref.low
             self.uni.update(low)
             self.bi.update(zip(low, low[1:], strict=False))
 
     def logp(self, words: Sequence[str]) -> float:
+        """Natural-log probability of a word sequence under the smoothed bigram model."""
         total = 0.0
+        bi, uni, k = self.bi, self.uni, self.k
         for a, b in zip(words, words[1:], strict=False):
-            p_uni = 10 ** (zipf(b) - 9) if zipf(b) > 0 else 1e-9
-            total += math.log((self.bi[(a, b)] + self.k * p_uni) / (self.uni[a] + self.k))
+            total += math.log((bi.get((a, b), 0) + k * _p_uni(b)) / (uni.get(a, 0) + k))
         return total
+
+
+@lru_cache(maxsize=200_000)
+def _p_uni(word: str) -> float:
+    z = zipf(word)
+    return 10 ** (z - 9) if z > 0 else 1e-9
 
 
 def _fit_case(replacement: str, text: str, start: int, settings: DespinSettings, end: int | None = None) -> str:
