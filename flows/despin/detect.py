@@ -168,7 +168,7 @@ class WordSet:
 
 @dataclass(frozen=True)
 class Clause:
-    key: str  # prev | next | prev2 | next2 | lower | cap | noquote | midsent | question | nosent
+    key: str  # prev | next | prev2 | next2 | lower | cap | caps | noquote | midsent | question | nosent
     negate: bool
     words: WordSet | None
 
@@ -195,7 +195,7 @@ class Table:
     splices: tuple[Entry, ...]
 
 
-_FLAGS = {"lower", "cap", "noquote", "midsent", "question"}
+_FLAGS = {"lower", "cap", "caps", "noquote", "midsent", "question"}
 _SHAPES = {"@Cap": "cap", "@NUM": "num", "@PUNCT": "punct"}
 
 
@@ -319,6 +319,8 @@ def _holds(
             ok = first.text[0].islower()
         elif c.key == "cap":
             ok = first.text[0].isupper()
+        elif c.key == "caps":  # all capitals: an acronym ("US"), not a capitalised word
+            ok = len(first.text) > 1 and first.text.isupper()
         elif c.key == "noquote":
             ok = not first.in_quote
         elif c.key == "midsent":
