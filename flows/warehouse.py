@@ -225,6 +225,9 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[Mapping[s
     if not rows:
         return
     frame = pd.DataFrame.from_records(list(rows), columns=columns)
+    # DuckDB infers an object column's type from a sample of rows: a list column whose sampled rows are
+    # all empty becomes NULL[] and the batch fails on its first real list; let it look at every row
+    con.execute("SET pandas_analyze_sample = ?", [max(len(frame), 1)])
     con.register("_batch", frame)
     try:
         cols = ", ".join(f'"{c}"' for c in columns)
