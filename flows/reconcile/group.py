@@ -212,15 +212,22 @@ def _cluster_quotes(quotes: list[_Quote], settings: ReconcileSettings) -> list[t
         if (i, j) not in speaker_pairs and (score := _quote_score(quotes[i], quotes[j], settings)) > 0.0:
             scored.append((-score, i, j, RULE_NGRAM))
     # strongest matches first, so a weak link cannot pull a document's other quote into the group
+    version = [0] * len(quotes)  # bumped when a cluster grows, so a refused join is re-checked only then
+    refused: set[tuple[int, int, int, int]] = set()
     for neg, i, j, rule in sorted(scored):
         a, b = uf.find(i), uf.find(j)
         if a == b:
             continue
-        if (rule != RULE_FRAGMENT and -neg < settings.same_doc_join_threshold
-                and not _complementary(by_doc[a], by_doc[b], quotes, settings)):
-            continue
+        if rule != RULE_FRAGMENT and -neg < settings.same_doc_join_threshold:
+            seen = (min(a, b), version[min(a, b)], max(a, b), version[max(a, b)])
+            if seen in refused:
+                continue  # two large clusters meet through many weak edges: judge the pair once
+            if not _complementary(by_doc[a], by_doc[b], quotes, settings):
+                refused.add(seen)
+                continue
         uf.union(a, b)
         root = uf.find(a)
+        version[root] += 1
         # fold the smaller cluster's documents into the larger one, so a big cluster is not copied per join
         big, small = (by_doc[a], by_doc[b]) if len(by_doc[a]) >= len(by_doc[b]) else (by_doc[b], by_doc[a])
         for doc, members in small.items():
