@@ -474,10 +474,16 @@ def _upsert_entities(con: duckdb.DuckDBPyConnection, entities: Iterable[Entity])
         con.unregister("_ents")
 
 
-def remove_documents(con: duckdb.DuckDBPyConnection, run_id: str, doc_ids: Sequence[str]) -> None:
-    """Documents whose source file is gone move to document_versions with their derived rows dropped."""
+def remove_documents(
+    con: duckdb.DuckDBPyConnection, run_id: str, doc_ids: Sequence[str], reason: str = "removed"
+) -> None:
+    """Documents with no current source move to document_versions with their derived rows dropped.
+
+    ``reason`` is "removed" (the file is gone) or "quarantined" (the file is there but can no longer
+    be taken: emptied, binary, too large; its quarantine row says why).
+    """
     with transaction(con):
-        _supersede(con, doc_ids, run_id, "removed")
+        _supersede(con, doc_ids, run_id, reason)
         if doc_ids:
             _invalidate_conflicts(con)
 

@@ -149,3 +149,28 @@ def test_a_damaged_warehouse_file_is_one_line_exit_4_and_left_as_it_was(tmp_path
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith(f"recon run: error: warehouse {db} cannot be opened") and "move it aside" in last
     assert db.read_bytes() == junk, "the user's file was not overwritten"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the pipeline keeps the old text of a loaded file that turned bad as its current document and drops "
+    "its quarantine row (fix requested from ops in /tmp/coord.md; drop this marker with the fix)",
+)
+def test_a_loaded_file_that_turns_bad_is_quarantined_and_its_old_text_kept_as_a_version(tmp_path, recon_env):
+    raw, db = tmp_path / "raw", tmp_path / "w.duckdb"
+    copy_seeds(raw)
+    args = ("run", "--raw", str(raw), "--warehouse", str(db), "--report-dir", str(tmp_path / "r"))
+    assert run_recon(recon_env, *args).returncode == 0
+    victim = SEEDS[0].name
+    old_text = SEEDS[0].read_text(encoding="utf-8")
+    (raw / victim).chmod(0o644)
+    (raw / victim).write_bytes(b"")
+    result = run_recon(recon_env, *args)
+    assert result.returncode == 0, result.stderr
+    assert f"quarantined {victim}: {victim} is empty (0 bytes)" in result.stderr.splitlines()
+    assert rows(db, "SELECT reason FROM quarantine WHERE source_path = ?", (victim,)) == [("empty",)]
+    assert rows(db, "SELECT count(*) FROM documents WHERE source_path = ?", (victim,)) == [(0,)]
+    assert rows(db, "SELECT raw_text, reason FROM document_versions WHERE source_path = ?", (victim,)) == [
+        (old_text, "quarantined")
+    ]
+    assert rows(db, "SELECT count(*) FROM claims WHERE doc_id = ?", (victim,)) == [(0,)]
