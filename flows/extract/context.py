@@ -149,7 +149,13 @@ class DocContext:
         want = PRONOUN_GENDER.get(pronoun.lower())
         lo = 0
         if self.layout.sentences:
-            lo = self.layout.sentences[max(0, self.layout.sentence_at(pos) - self.pronoun_lookback)].start
+            # count back over sentences of narration only: a long quote must not push its speaker out of reach
+            si, left = self.layout.sentence_at(pos), self.pronoun_lookback
+            while si > 0 and left > 0:
+                si -= 1
+                if not self.in_quote(self.layout.sentences[si].start):
+                    left -= 1
+            lo = self.layout.sentences[si].start
         best: tuple[tuple[int, int, int], Candidate] | None = None
         i = bisect.bisect_left(self._starts, pos) - 1
         while i >= 0:

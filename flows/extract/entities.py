@@ -360,7 +360,8 @@ def _attach_in_document(cl: _Cluster, by_token: dict[str, list[_Cluster]]) -> No
     it otherwise; what no document settles stays."""
     moved = []
     for cand in cl.members:
-        if any(n > cand.votes["PERSON"] for t, n in cand.votes.items() if t != "PERSON"):
+        v = cand.votes
+        if v["PLACE"] > v["PERSON"] or any(n >= 2 and n > v["PERSON"] for t, n in v.items() if t != "PERSON"):
             continue  # its own context says place, work, outlet, ... ("in Washington")
         options = [o for o in by_token.get("L:" + cl.key, []) if cand.doc_id in o.docs]
         options = options or [o for o in by_token.get("F:" + cl.key, []) if cand.doc_id in o.docs]

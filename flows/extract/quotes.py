@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from flows.extract.context import DocContext, make_claim
-from flows.extract.entities import Candidate
+from flows.extract.entities import Candidate, name_key
 from flows.records import Claim
 from flows.rules import load_table
 from flows.settings import ExtractSettings
@@ -362,6 +362,8 @@ def _quote_claim(ctx: DocContext, text: str, masked: str, group: list[Quote], le
     predicate, modality, _obj = lex.verbs.get(head.verb, ("said", "asserted", False))
     venue, _ = _venue(text, masked, ctx, pa, ctx_end, lex)
     outlet = _outlet(masked, ctx, pa, ctx_end, lex)
+    if outlet is not None and set(name_key(ctx.entity(outlet).name).split()) <= set(name_key(ctx.entity(head.speaker).name).split()):
+        outlet = None  # "According to Fischer, ... she writes": the speaker, not a reporting outlet
     s0 = layout.sentences[layout.sentence_at(a)].start if layout.sentences else a
     time = ctx.time_near(s0, ctx_end, head.attr[1] if head.attr else a)
     conf = settings.quote_continuation_confidence if head.rule == "continuation" else settings.quote_confidence
