@@ -54,7 +54,7 @@ CREATE TABLE IF NOT EXISTS document_versions (
     loaded_at           TIMESTAMP,
     superseded_at       TIMESTAMP NOT NULL,
     superseded_by_run   VARCHAR NOT NULL,
-    reason              VARCHAR NOT NULL       -- changed | removed
+    reason              VARCHAR NOT NULL       -- changed | removed | quarantined (the file turned bad)
 );
 
 -- one row per piece of boilerplate removed from a current document
