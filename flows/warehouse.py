@@ -234,6 +234,7 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[Mapping[s
         con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _batch")  # names are ours, not user input
     finally:
         con.unregister("_batch")
+        con.execute("RESET pandas_analyze_sample")  # a connection-wide setting: other frames keep the default
 
 
 # ---- reads used by the pipeline -------------------------------------------------------------
