@@ -31,6 +31,7 @@ _TOKEN = re.compile(r"~|[^\W_]+(?:[-'’\"][^\W_]+)*|[^\w\s]", re.UNICODE)
 _TOKEN_SPLIT = re.compile(f"({_TOKEN.pattern})", re.UNICODE)
 _TEXT, _LOWER, _IS_WORD, _FIRST_CHAR = itemgetter(2), itemgetter(3), itemgetter(4), itemgetter(0)
 _QUOTE_CHARS = "\"“”"
+_QUOTE_SET = frozenset(_QUOTE_CHARS)
 _APOS = str.maketrans({"’": "'", '"': "'"})
 # An apostrophe the spinner wrote as a double quote: a letter, the quote, a contraction ending.
 APOSTROPHE_DAMAGE = re.compile(r"(?<=[^\W\d_])\"(?=(?:s|t|re|ve|ll|d|m)\b)")
@@ -101,7 +102,7 @@ def _quote_flags(text: str, texts: list[str], starts: list[int], resets: list[in
     quoted = [False] * len(texts)
     if not any(q in text for q in _QUOTE_CHARS):
         return quoted
-    marks = [k for k, t in enumerate(texts) if t in _QUOTE_CHARS]
+    marks = list(compress(range(len(texts)), map(_QUOTE_SET.__contains__, texts)))
     # a reset applies before the quote mark at the same token
     events = sorted([(k, 0) for k in resets] + [(k, 1) for k in marks])
     in_quote, since = False, 0
