@@ -106,6 +106,7 @@ def _timed(fn: Callable, *args: object) -> tuple[object, float]:
 
 # ---- the local runner's worker processes ----------------------------------------------------
 
+_WATCH_PARENT_S = 1.0  # how often a pool worker checks that its run is still alive
 _POOL: ProcessPoolExecutor | None = None  # set while a local run owns worker processes; None: work runs in place
 
 
@@ -125,7 +126,9 @@ def local_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
         ctx.set_forkserver_preload(["flows.ops.batch"])
     except ValueError:  # no fork server on this platform
         ctx = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=batch_work.watch_parent, initargs=(os.getpid(), _WATCH_PARENT_S)
+    )
     for f in [pool.submit(batch_work.warm_up) for _ in range(workers)]:
         f.result()
     _POOL = pool

@@ -11,6 +11,8 @@ and the next run retries it. Imports no Prefect, so pool workers stay small.
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -116,6 +118,25 @@ def finish_batch(docs: Sequence[CleanDocument], references: Sequence[str], setti
     out = BatchResult()
     _finish(list(docs), references, settings, out)
     return out
+
+
+def watch_parent(pid: int, poll_s: float) -> None:
+    """Pool initializer: end this worker when the run that started it is gone (even after kill -9).
+
+    A pool worker waits for work on a pipe its fork server also holds, so it would outlive a killed run.
+    """
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_s)
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:  # the pid exists under another user: ours is gone and was reused
+                os._exit(1)
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
 
 
 def warm_up() -> int:
