@@ -423,11 +423,13 @@ def signals(text: str, settings: DespinSettings) -> tuple[list[Token], list[Sent
     for a in APOSTROPHE_DAMAGE.finditer(text):
         sig.append(Signal(a.start(), a.end(), "apostrophe", "apostrophe", settings.apostrophe_weight))
     min_len, max_zipf = settings.nonword_min_len, settings.nonword_max_zipf
-    cands = [t for t in tokens if len(t.text) >= min_len and t.text.islower() and t.text.isalpha()]
-    unknown = {w for w in {t.lower for t in cands} if zipf(w) <= max_zipf}  # each distinct word looked up once
+    # the test depends on a token's text only, so it runs once per distinct text
+    unknown = {
+        w for w in set(map(_TEXT, tokens)) if len(w) >= min_len and w.islower() and w.isalpha() and zipf(w) <= max_zipf
+    }
     if unknown:
-        for t in cands:
-            if t.lower in unknown:
+        for t in tokens:
+            if t.text in unknown:
                 sig.append(Signal(t.start, t.end, "nonword", t.lower, settings.nonword_weight))
     for k in name_case_slips(tokens, name_pairs(tokens, settings.first_name_max_zipf, settings.surname_max_zipf)):
         sig.append(Signal(tokens[k].start, tokens[k].end, "case", tokens[k].text, settings.case_weight))
@@ -455,7 +457,7 @@ def sentence_scores(
         if not text[s.start : s.end].strip():
             continue
         out.append(records.SentenceSpin(s.start, s.end, round(_squash(weight[k], settings.sentence_scale), 4), tuple(labels[k])))
-    n_words = sum(1 for t in tokens if t.is_word)
+    n_words = sum(map(_IS_WORD, tokens))
     rate = 100.0 * sum(weight) / max(n_words, settings.min_words_for_rate)
     # one or two signals are a slip or a rare word, not a spun article, however short the text
     evidence = min(1.0, len(sig) / settings.min_doc_signals) if settings.min_doc_signals else 1.0
