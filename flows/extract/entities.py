@@ -183,7 +183,13 @@ def find_candidates(doc_id: str, text: str, layout: Layout, settings: ExtractSet
         for w in _CAP_WORD.finditer(m.group(0)):
             if not (initial and w.start() == 0):
                 midcaps.add(_POSS.sub("", w.group(0)))
+    zipf = settings.common_word_zipf
     for a, b, initial in raw_runs:
+        if initial and b - a < 16 and " " not in text[a:b] and "\u00a0" not in text[a:b]:
+            # one sentence-initial word ("The", "But", "Yesterday"): what _trim would drop, dropped cheaply
+            bare = _POSS.sub("", text[a:b])
+            if bare in c.stop or bare in _TAIL_STOP or (bare not in midcaps and bare not in ("The", "A") and _common(bare, zipf)):
+                continue
         # a possessive ends a name unless it is inside a title that began with an article
         pieces = []
         s = a
