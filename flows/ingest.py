@@ -253,12 +253,15 @@ def decode(data: bytes, settings: IngestSettings | None = None) -> tuple[str, st
     high_share = sum(1 for b in data if b >= 0x80) / len(data)
     # On short mostly-ASCII text the detector may rank EBCDIC first ("aaa...ß" as cp037 reads "///...")
     # or a CJK double-byte code page that swallows the ASCII letter after each high byte. CJK text is
-    # dense with high bytes; Western text with a few accents is not, so such guesses are passed over.
+    # dense with high bytes and reads without chaos; a multi-byte guess that is neither is passed over.
     plausible = [
         m
         for m in matches
         if _ascii_compatible(m.encoding)
-        and not (high_share < settings.multibyte_min_high_byte_share and len(str(m)) < len(data))
+        and not (
+            len(str(m)) < len(data)  # a multi-byte reading
+            and (high_share < settings.multibyte_min_high_byte_share or m.chaos > settings.legacy_chaos_tolerance)
+        )
     ]
     if not plausible:
         try:

@@ -27,6 +27,11 @@ LEGACY = {
     "latin-1": "Café owners in Zürich said the naïve résumé policy was announced on Monday. The mayor´s office agreed.",
     "cp1250": "Zażółć gęślą jaźń. Władze miasta poinformowały w poniedziałek, że most zostanie zamknięty.",
     "cp1251": "Власти города сообщили в понедельник, что мост будет закрыт на ремонт.",
+    # double-byte code pages must survive the guard against CJK misreadings of Western text
+    "shift_jis": "東京都は月曜日、橋が閉鎖されると発表した。関係者によると、再開は来週になる見込みだ。",
+    "gb2312": "东京都周一宣布，这座桥将被关闭。据有关人士透露，预计下周重新开放。",
+    "big5": "東京都週一宣布，這座橋將被關閉。據有關人士透露，預計下週重新開放。",
+    "euc_kr": "도쿄도는 월요일 다리가 폐쇄된다고 발표했다.",
 }
 
 
