@@ -4,8 +4,10 @@ Needs: a DocContext (text, layout, resolved mentions, timexes, quote spans alrea
 quote extractor) and the predicate, modality, count-noun and number lexicons under rules/extract.
 Adds: ``kind="event"`` claims (normalized predicate lemma, subject, object, place, time from the
 temporal tagger, modality/polarity from cue words; plural subjects such as "they both" give one
-claim per resolved person) and ``kind="fact"`` claims (``first:<noun>``, ``count:<noun>``,
-``plays``, ``age``, ``dated``).
+claim per resolved person; "X and Y got married" gives X married Y for reciprocal predicates) and
+``kind="fact"`` claims (``first:<noun>``, ``count:<noun>``, ``plays``, ``age``, ``dated``). Which
+phrase means what, and how each fills its slots, is data (rules/extract/predicates.tsv); sentences
+without any of its words are skipped before its patterns run.
 """
 
 from __future__ import annotations

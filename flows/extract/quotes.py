@@ -4,8 +4,11 @@ Needs: a DocContext (text, layout, resolved mentions, timexes) and the speech-ve
 and remark lexicons under rules/extract.
 Adds: ``kind="quote"`` claims: direct quotes (curly or straight marks, also the damaged
 apostrophes of spun copy, multi-paragraph quotes) attributed before, after, by colon or dash, or
-by continuation; indirect speech (modality "reported"); reports of a remark without its words
-(predicate "remarked"), whose time is also given to the speaker's next quote ("+context_time").
+by continuation; the parts of one quotation split by its attribution ("A," she said, "B") are one
+claim; quoted titles are not quotes; quotes nested in a quote get their own speaker (modality
+"reported"); indirect speech (modality "reported"); reports of a remark without its words
+(predicate "remarked"), whose time goes to the speaker's next quote ("+context_time"), which then
+stands for the remark.
 """
 
 from __future__ import annotations
