@@ -188,6 +188,25 @@ class Entry:
     source: str
     example: str
 
+    @property
+    def next_words(self) -> frozenset[str] | None:
+        """The words a positive ``next=`` clause allows, when it names words only (a cheap pre-test)."""
+        return _clause_words(self.clauses, "next")
+
+    @property
+    def prev_words(self) -> frozenset[str] | None:
+        """The words a positive ``prev=`` clause allows, when it names words only (a cheap pre-test)."""
+        return _clause_words(self.clauses, "prev")
+
+
+@lru_cache(maxsize=2048)
+def _clause_words(clauses: tuple[Clause, ...], key: str) -> frozenset[str] | None:
+    for c in clauses:
+        w = c.words
+        if c.key == key and not c.negate and w is not None and not (w.suffixes or w.cap or w.num or w.punct):
+            return w.words
+    return None
+
 
 @dataclass(frozen=True)
 class Table:
@@ -354,6 +373,16 @@ def match_table(table: Table, tokens: list[Token], sentences: list[Sentence]) ->
                 continue
             if n > 1 and tokens[words[w + 1]].lower != e.garbled[1]:
                 continue  # cheap test of the second word first: most "and"s are not "and also"
+            allowed = e.next_words
+            if allowed is not None:
+                after = words[w + n - 1] + 1
+                if after >= len(tokens) or tokens[after].lower not in allowed:
+                    continue  # the next word the entry needs is not there: most "the"s are not "the their"
+            allowed = e.prev_words
+            if allowed is not None:
+                before = words[w] - 1
+                if before < 0 or tokens[before].lower not in allowed:
+                    continue
             span = words[w : w + n]
             if span[-1] - span[0] != n - 1:
                 continue  # punctuation inside: not the same phrase
