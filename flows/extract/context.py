@@ -206,12 +206,16 @@ class DocContext:
         for t in self.timexes[i : bisect.bisect_left(self._tstarts, b)]:
             if (
                 t.end <= b and t.type in ("DATE", "TIME") and t.value != "PRESENT_REF" and not self.in_quote(t.start)
-                and not self._modifier(t) and (keep is None or keep(t))
+                and not self._modifier(t) and not self._in_name(t) and (keep is None or keep(t))
             ):  # fmt: skip
                 d = min(abs(t.start - pos), abs(t.end - pos))
                 if best is None or d < best[0]:
                     best = (d, t)
         return best[1] if best else None
+
+    def _in_name(self, t: Timex) -> bool:
+        """A time word that is part of a longer name ("World News Tonight", "Patch Tuesday") dates nothing."""
+        return any(m.start <= t.start and t.end <= m.end and m.end - m.start > t.end - t.start for m in self.mentions_in(max(0, t.start - 60), t.end + 60))
 
     def _modifier(self, t: Timex) -> bool:
         """A bare year or decade used as an adjective ("1950s pin-up star", "the 2008 Chiefs"): it dates a noun,
