@@ -295,13 +295,20 @@ def _run_stages(con, raw_dir: Path, report_dir: Path, settings: Settings, run_id
     t_q = time.perf_counter()
     if removed:
         wh.remove_documents(con, run_id, removed)
+    # a loaded file that turned bad (emptied, binary, too large, a stage failed on it): its old text is
+    # no longer current; it moves to document_versions and its quarantine row says why
+    refused = sorted({q.source_path for q in quarantined} & set(known))
+    if refused:
+        wh.remove_documents(con, run_id, refused, reason="quarantined")
     summary.quarantined = quarantined
     loaded = {r[0] for r in con.execute("SELECT source_path FROM documents").fetchall()}
     wh.record_quarantine(con, run_id, [q for q in quarantined if q.source_path not in loaded], current)
     _add(summary, "load", time.perf_counter() - t_q)
 
-    changed = bool(summary.processed or removed)
-    if changed or not con.execute("SELECT count(*) FROM conflicts").fetchone()[0]:
+    changed = bool(summary.processed or removed or refused)
+    # no verdicts with claims present: a run died between loading and reconciling; redo both
+    reconciled = changed or not con.execute("SELECT count(*) FROM conflicts").fetchone()[0]
+    if reconciled:
         t_r = time.perf_counter()
         claims = wh.all_claims(con)
         texts, spin_scores = wh.document_texts(con)
@@ -314,7 +321,7 @@ def _run_stages(con, raw_dir: Path, report_dir: Path, settings: Settings, run_id
     summary.claims = con.execute("SELECT count(*) FROM claims").fetchone()[0]
     summary.groups = con.execute("SELECT count(*) FROM conflicts").fetchone()[0]
     summary.conflicts = con.execute("SELECT count(*) FROM conflicts WHERE verdict = 'conflict'").fetchone()[0]
-    if changed or not all(p.exists() for p in report_paths(report_dir)):
+    if reconciled or not all(p.exists() for p in report_paths(report_dir)):
         paths, secs = report_task(con, report_dir, run_id)
         _add(summary, "report", secs)
     else:

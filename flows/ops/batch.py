@@ -76,10 +76,17 @@ def _clean_key(d: CleanDocument) -> tuple[str, str]:
     return d.doc.source_path, d.doc.content_sha256
 
 
-def _finish(docs: list[CleanDocument], references: Sequence[str], settings: Settings, out: BatchResult) -> None:
-    repaired = _per_doc(
-        "repair", lambda b: repair_documents(b, references, settings.despin), docs, _clean_key, out
-    )
+def _finish(
+    docs: list[CleanDocument], references: Sequence[str], settings: Settings, out: BatchResult, spin: list | None = None
+) -> None:
+    """Repair then extract; ``spin`` (score_spin results, one per document) spares clean documents a second analysis."""
+    items = list(zip(docs, spin, strict=True)) if spin is not None else [(d, None) for d in docs]
+
+    def repair(batch: list) -> list[RepairedDocument]:
+        given = [s for _d, s in batch] if spin is not None else None
+        return repair_documents([d for d, _s in batch], references, settings.despin, spin=given)
+
+    repaired = _per_doc("repair", repair, items, lambda item: _clean_key(item[0]), out)
     extractions = _per_doc(
         "extract", lambda b: extract_documents(b, settings.extract), repaired, lambda r: _clean_key(r.clean), out
     )
@@ -104,12 +111,13 @@ def prepare_batch(
         lambda d: (d.source_path, d.content_sha256),
         out,
     )
-    scores = _per_doc(
-        "score", lambda b: [(d, score_spin(d.clean_text, settings.despin)[0]) for d in b], cleaned, _clean_key, out
+    scored = _per_doc(
+        "score", lambda b: [(d, score_spin(d.clean_text, settings.despin)) for d in b], cleaned, _clean_key, out
     )
     threshold = settings.despin.spun_threshold
-    out.spun = [d for d, s in scores if s >= threshold]
-    _finish([d for d, s in scores if s < threshold], (), settings, out)
+    out.spun = [d for d, s in scored if s[0] >= threshold]
+    clean = [(d, s) for d, s in scored if s[0] < threshold]
+    _finish([d for d, _s in clean], (), settings, out, spin=[s for _d, s in clean])
     return out
 
 

@@ -151,11 +151,6 @@ def test_a_damaged_warehouse_file_is_one_line_exit_4_and_left_as_it_was(tmp_path
     assert db.read_bytes() == junk, "the user's file was not overwritten"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the pipeline keeps the old text of a loaded file that turned bad as its current document and drops "
-    "its quarantine row (fix requested from ops in /tmp/coord.md; drop this marker with the fix)",
-)
 def test_a_loaded_file_that_turns_bad_is_quarantined_and_its_old_text_kept_as_a_version(tmp_path, recon_env):
     raw, db = tmp_path / "raw", tmp_path / "w.duckdb"
     copy_seeds(raw)
