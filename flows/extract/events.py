@@ -109,7 +109,7 @@ def lexicon() -> Lexicon:
     )
     triggers: set[str] = set()
     for r in rows:
-        words = set(re.findall(r"[a-z]+", r["pattern"].lower())) - {"w", "s", "b", "d", "x"}
+        words = {w for w in re.findall(r"[a-z]+", r["pattern"].lower()) if len(w) > 1}  # one letter: a regex escape (\w, \u2019)
         content = words - _AUXILIARIES
         triggers |= content or words  # a row made only of auxiliaries keeps them all
     return Lexicon(
