@@ -166,9 +166,10 @@ def test_blocking_is_not_all_pairs() -> None:
     rnd = random.Random(7)
     vocab = [f"w{i}" for i in range(5000)]
     claims = [_q(f"c{i}", f"d{i}", f"speaker {i % 500}", " ".join(rnd.choice(vocab) for _ in range(12))) for i in range(4000)]
-    t0 = time.perf_counter()
+    # CPU time, not wall: the check is about the algorithm, not about what else the machine runs
+    t0 = time.process_time()
     groups = group_claims(claims, SETTINGS)
-    assert time.perf_counter() - t0 < 2.0
+    assert time.process_time() - t0 < 2.0
     assert groups == []
 
 
