@@ -3,7 +3,7 @@
 Exit codes: 0 success; 1 other pipeline error; 2 bad usage or configuration; 3 input error;
 4 warehouse error; 5 warehouse locked by another run; 6 a write refused by ``recon query``;
 7 malformed rule file; 8 ``--strict`` and something was quarantined; 9 orchestration (Prefect)
-failure; 130 interrupted.
+failure; 130 interrupted (Ctrl-C or SIGTERM: the batch in flight is rolled back).
 """
 
 from __future__ import annotations
@@ -272,7 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="recon",
         description="Reconcile what news sources claim: parse, repair spun copy, extract claims, flag conflicts.",
         epilog="Exit codes: 0 ok, 1 error, 2 usage, 3 input, 4 warehouse, 5 locked, 6 write refused, "
-        "7 bad rule file, 8 strict-mode quarantine, 9 Prefect failure, 130 interrupted.",
+        "7 bad rule file, 8 strict-mode quarantine, 9 Prefect failure, 130 interrupted (Ctrl-C or SIGTERM).",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
