@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import signal
 import subprocess
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from flows import warehouse as wh
 from flows.errors import ReadOnlyViolation, WarehouseError, WarehouseLocked
@@ -243,3 +246,44 @@ def test_reading_while_another_process_writes_is_a_clear_locked_error(db):
         holder.wait(5)
     assert not wh.read_query(db, "SELECT count(*) AS n FROM documents").empty
 
+
+
+# ---- property: any sequence of (re)loads leaves one current row per file and nothing duplicated ----
+
+
+
+SEED_TEXTS = {p.name: p.read_text(encoding="utf-8") for p in sorted((REPO / "raw").glob("*.txt"))}
+
+
+@functools.cache
+def _prepared(path: str, version: int):
+    """A seed as a document, in one of two versions, with its extraction (computed once per session)."""
+    text = SEED_TEXTS[path] + ("" if version == 0 else "\nA later correction was appended to this article.\n")
+    docs = [_doc(path, text)]
+    return docs, extract_documents(docs, SETTINGS.extract)
+
+
+LOADS = st.lists(st.tuples(st.sampled_from(sorted(SEED_TEXTS)), st.integers(0, 1)), min_size=1, max_size=6)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(LOADS)
+def test_any_sequence_of_loads_keeps_one_current_row_per_file(tmp_path_factory, loads):
+    db = tmp_path_factory.mktemp("prop") / "w.duckdb"
+    last: dict[str, tuple[int, str]] = {}
+    superseded = 0
+    with wh.connect(db) as con:
+        for i, (path, version) in enumerate(loads):
+            docs, extractions = _prepared(path, version)
+            superseded += path in last
+            wh.load_batch(con, f"run-{i}", docs, extractions)
+            last[path] = (version, f"run-{i}")
+        current = con.execute("SELECT source_path, raw_text, run_id FROM documents").fetchall()
+        n_versions = con.execute("SELECT count(*) FROM document_versions").fetchone()[0]
+        claims = con.execute("SELECT claim_id, doc_id, run_id FROM claims").fetchall()
+    assert sorted(p for p, _, _ in current) == sorted(last)
+    for path, text, run_id in current:
+        assert text == _prepared(path, last[path][0])[0][0].clean.doc.raw_text and run_id == last[path][1]
+    assert n_versions == superseded
+    assert len({c for c, _, _ in claims}) == len(claims)
+    assert all(run_id == last[doc][1] for _, doc, run_id in claims), "no claim of a superseded load survives"
