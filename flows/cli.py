@@ -283,7 +283,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report-dir", default=str(DEFAULT_REPORTS), metavar="DIR", help="where reports go")
     p.add_argument("--runner", choices=("local", "dask"), default="local", help="task runner (default: local)")
     p.add_argument("--address", metavar="tcp://HOST:PORT", help="existing Dask scheduler for --runner dask")
-    p.add_argument("--workers", type=int, metavar="N", help="local Dask worker processes (default: cores)")
+    p.add_argument(
+        "--workers", type=int, metavar="N",
+        help="worker processes for the CPU-bound stages, or local Dask workers with --runner dask (default: one per core; 1: none)",
+    )  # fmt: skip
     p.add_argument("--batch-size", type=int, metavar="N", help="documents per task")
     p.add_argument("--max-file-bytes", type=int, metavar="N", help="quarantine files larger than this")
     p.add_argument("--lock-timeout", type=float, metavar="S", help="seconds to wait for another run's lock")
@@ -341,7 +344,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--raw", default=str(DEFAULT_RAW), metavar="DIR", help="articles the corpus is generated from")
     p.add_argument("--keep", metavar="DIR", help="keep the corpus and warehouse in DIR (default: a temporary folder)")
     p.add_argument("--runner", choices=("local", "dask"), default="local", help="task runner (default: local)")
-    p.add_argument("--workers", type=int, metavar="N", help="local Dask worker processes (default: cores)")
+    p.add_argument(
+        "--workers", type=int, metavar="N",
+        help="worker processes for the CPU-bound stages, or local Dask workers with --runner dask (default: one per core; 1: none)",
+    )  # fmt: skip
     p.add_argument("--batch-size", type=int, metavar="N", help="documents per task")
     p.add_argument("--json", action="store_true", help="end with one JSON line of the figures")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
