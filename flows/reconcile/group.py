@@ -468,17 +468,19 @@ def _fact_drafts(claims: list[Claim], lex: Lexicon, settings: ReconcileSettings)
                 rules = {RULE_FACT} | ({RULE_OCCURRENCE} if when else set())
                 drafts.append(_Draft(("fact", sk, family) + ((when,) if when else ()), rule.value_kind, label, part, rules))
             continue
-        reps = cluster_names(name_key(c.object) for c in members)
+        # a recurring event about a place (moved to X) is told apart by the place, as others are by the object
+        ident = _place_or_object if rule.recurs and rule.value_kind == "place" else _object
+        reps = cluster_names(name_key(ident(c)) for c in members)
         by_obj: dict[str, list[Claim]] = defaultdict(list)
         for c in members:
-            by_obj[reps.get(name_key(c.object), "")].append(c)
+            by_obj[reps.get(name_key(ident(c)), "")].append(c)
         no_obj = by_obj.pop("", [])
         if no_obj and len(by_obj) == 1:
             next(iter(by_obj.values())).extend(no_obj)
         elif no_obj:
             by_obj[""] = no_obj
         for ok, group in by_obj.items():
-            objs = sorted({c.object for c in group if c.object and reps.get(name_key(c.object)) == ok},
+            objs = sorted({ident(c) or "" for c in group if ident(c) and reps.get(name_key(ident(c))) == ok},
                           key=lambda s: (-len(s), s))
             for when, part in _split(group, rule.recurs, settings):
                 label = f"{name} — {family}" + (f" — {objs[0]}" if objs else "") + (f" ({when})" if when else "")
@@ -486,6 +488,14 @@ def _fact_drafts(claims: list[Claim], lex: Lexicon, settings: ReconcileSettings)
                 drafts.append(_Draft(("fact", sk, family, ok) + ((when,) if when else ()), rule.value_kind, label, part,
                                      rules))
     return drafts
+
+
+def _object(c: Claim) -> str | None:
+    return c.object
+
+
+def _place_or_object(c: Claim) -> str | None:
+    return c.object or c.place
 
 
 def _split(claims: list[Claim], recurs: bool, settings: ReconcileSettings) -> list[tuple[str, list[Claim]]]:

@@ -216,3 +216,16 @@ def test_close_dates_of_a_recurring_event_and_any_dates_of_a_one_time_event_stil
     once = [_event("c", "d1", "died", "2004-06-08"), _event("d", "d2", "died", "2009-05-23")]
     verdicts = compare_groups(group_claims(close + once, SETTINGS), {}, SETTINGS)
     assert sorted(v.verdict for v in verdicts if v.kind == "time") == ["conflict", "conflict"]
+
+
+def test_moves_to_different_places_are_different_moves_but_births_in_two_places_conflict() -> None:
+    def ev(cid: str, doc: str, predicate: str, place: str) -> Claim:
+        return Claim(claim_id=cid, doc_id=doc, kind="event", subject="Bo Lind", predicate=predicate, object=None,
+                     sentence="s", start=0, end=1, raw_start=0, raw_end=1, extractor="test", confidence=1.0,
+                     place=place)
+
+    claims = [ev("a", "d1", "moved_to", "Florida"), ev("b", "d2", "moved_to", "San Francisco"),
+              ev("c", "d3", "moved_to", "Florida"), ev("d", "d1", "born", "Boston"), ev("e", "d2", "born", "Paris")]
+    verdicts = compare_groups(group_claims(claims, SETTINGS), {}, SETTINGS)
+    places = {v.summary.split(" | ")[0]: v.verdict for v in verdicts if v.kind == "place"}
+    assert places == {"Bo Lind — moved_to — Florida": "agree", "Bo Lind — born": "conflict"}, places
