@@ -17,7 +17,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -50,6 +50,7 @@ class BenchResult:
     run_s: float
     docs_per_s: float
     peak_rss_mb: float
+    peak_pss_mb: float
     noop_rerun_s: float
     processed: int
     quarantined: int
@@ -196,35 +197,50 @@ def generate_corpus(
 # ---- measuring ------------------------------------------------------------------------------
 
 
+@dataclass
+class MemoryPeak:
+    """Peak memory of a process tree: RSS summed over the processes, and PSS (shared pages counted once)."""
+
+    rss_mb: float = 0.0
+    pss_mb: float = 0.0
+
+
 @contextmanager
-def peak_rss(poll_s: float) -> Iterator[Callable[[], float]]:
-    """Sample the resident memory of this process and all its descendants; yields a getter of the peak in MB."""
+def peak_rss(poll_s: float) -> Iterator[MemoryPeak]:
+    """Sample the memory of this process and all its descendants while inside; yields the running peak.
+
+    The RSS sum counts a page shared by a fork server and its workers once per process, so it
+    overstates what the tree holds; PSS splits each shared page among its sharers.
+    """
     me = psutil.Process()
-    peak = [0.0]
+    peak = MemoryPeak()
     stop = threading.Event()
 
-    def total() -> float:
-        rss = me.memory_info().rss
-        for child in me.children(recursive=True):
+    def sample_once() -> None:
+        rss = pss = 0
+        for proc in [me, *me.children(recursive=True)]:
             try:
-                rss += child.memory_info().rss
+                info = proc.memory_full_info()
             except psutil.Error:  # a child that just ended
                 continue
-        return rss / 2**20
+            rss += info.rss
+            pss += getattr(info, "pss", info.rss)
+        peak.rss_mb = max(peak.rss_mb, rss / 2**20)
+        peak.pss_mb = max(peak.pss_mb, pss / 2**20)
 
     def sample() -> None:
         while not stop.is_set():
-            peak[0] = max(peak[0], total())
+            sample_once()
             stop.wait(poll_s)
 
     thread = threading.Thread(target=sample, name="bench-rss", daemon=True)
     thread.start()
     try:
-        yield lambda: peak[0]
+        yield peak
     finally:
         stop.set()
         thread.join()
-        peak[0] = max(peak[0], total())
+        sample_once()
 
 
 class _LoadBar:
@@ -291,7 +307,8 @@ def run_bench(
             generate_s=round(generate_s, 2),
             run_s=round(run_s, 2),
             docs_per_s=round(n / run_s, 1),
-            peak_rss_mb=round(peak(), 1),
+            peak_rss_mb=round(peak.rss_mb, 1),
+            peak_pss_mb=round(peak.pss_mb, 1),
             noop_rerun_s=round(noop_s, 2),
             processed=summary.processed,
             quarantined=len(summary.quarantined),
@@ -320,7 +337,10 @@ def print_bench(result: BenchResult, as_json: bool = False) -> None:
         f"quarantined; {r.claims} claims, {r.groups} groups, {r.conflicts} conflicts)"
     )
     print("stage seconds: " + ", ".join(f"{k} {v}" for k, v in r.stage_seconds.items()))
-    print(f"peak RSS (this process and its children): {r.peak_rss_mb} MB; unchanged re-run: {r.noop_rerun_s} s")
+    print(
+        f"peak memory of this process and its children: RSS {r.peak_rss_mb} MB summed over processes, "
+        f"PSS {r.peak_pss_mb} MB (shared pages once); unchanged re-run: {r.noop_rerun_s} s"
+    )
     if r.kept:
         print(f"corpus and warehouse kept in {r.kept}")
     if as_json:
