@@ -345,6 +345,24 @@ def _same_spelling(a: str, b: str, lex: Lexicon) -> bool:
     return ca == cb or "".join(ca).replace("'", "") == "".join(cb).replace("'", "")
 
 
+def _inside(na: tuple[str, ...], nb: tuple[str, ...]) -> tuple[int, int, int, int] | None:
+    """Where the shorter word sequence stands whole inside the longer one, as (a_lo, a_hi, b_lo, b_hi); else None.
+
+    The common case (one outlet quotes a stretch of another's quote) needs no sequence alignment.
+    """
+    short, long_ = (na, nb) if len(na) <= len(nb) else (nb, na)
+    if not short:
+        return None
+    hay, needle = " " + " ".join(long_) + " ", " " + " ".join(short) + " "
+    pos = hay.find(needle)
+    if pos < 0:
+        return None
+    lo = hay.count(" ", 0, pos + 1) - 1
+    if short is na:
+        return 0, len(na), lo, lo + len(na)
+    return lo, lo + len(nb), 0, len(nb)
+
+
 _Aligned = dict[tuple[str, ...], tuple[tuple[str, ...], tuple[int, ...]]]
 
 
@@ -361,17 +379,21 @@ def _word_diff(ref: list[str], other: list[str], lex: Lexicon, aligned: _Aligned
         if tuple(raw) not in aligned:
             aligned[tuple(raw)] = aligned_quote_words(raw, lex)
     (na, ia), (nb, ib) = aligned[tuple(ref)], aligned[tuple(other)]
-    blocks = [b for b in difflib.SequenceMatcher(None, na, nb, autojunk=False).get_matching_blocks() if b.size]
-    if not blocks:
-        return [f"no words in common: {' '.join(ref)!r} vs {' '.join(other)!r}"], max(len(ref), len(other)), 0, False
-    first, last = blocks[0], blocks[-1]
+    span = _inside(na, nb)
+    if span is None:
+        blocks = [b for b in difflib.SequenceMatcher(None, na, nb, autojunk=False).get_matching_blocks() if b.size]
+        if not blocks:
+            return [f"no words in common: {' '.join(ref)!r} vs {' '.join(other)!r}"], max(len(ref), len(other)), 0, False
+        span = (blocks[0].a, blocks[-1].a + blocks[-1].size, blocks[0].b, blocks[-1].b + blocks[-1].size)
 
     def raw_range(index: tuple[int, ...], lo: int, hi: int, n_raw: int) -> tuple[int, int]:
         return index[lo], (index[hi] if hi < len(index) else n_raw)
 
-    a0, a1 = raw_range(ia, first.a, last.a + last.size, len(ref))
-    b0, b1 = raw_range(ib, first.b, last.b + last.size, len(other))
+    a0, a1 = raw_range(ia, span[0], span[1], len(ref))
+    b0, b1 = raw_range(ib, span[2], span[3], len(other))
     ra, rb = ref[a0:a1], other[b0:b1]
+    if ra == rb:
+        return [], 0, len(ra), True
     diffs, n_diff, only_variants, overlap = [], 0, True, 0
     for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, ra, rb, autojunk=False).get_opcodes():
         if op == "equal":
