@@ -45,6 +45,7 @@ configure_prefect_env()
 
 from prefect import flow, task  # noqa: E402  (environment must be set before Prefect reads it)
 from prefect.cache_policies import NO_CACHE  # noqa: E402
+from prefect.utilities.annotations import quote  # noqa: E402
 
 from flows import ingest as ingest_stage  # noqa: E402
 from flows import warehouse as wh  # noqa: E402
@@ -238,7 +239,7 @@ def _absorb(summary: RunSummary, quarantined: list[Quarantined], res: batch_work
 
 def _load(con, run_id: str, summary: RunSummary, res: batch_work.BatchResult) -> None:
     if res.repaired:
-        _n_claims, secs = load_task(con, run_id, res.repaired, res.extractions)
+        _n_claims, secs = load_task(con, run_id, quote(res.repaired), quote(res.extractions))
         _add(summary, "load", secs)
         summary.processed += len(res.repaired)
 
@@ -284,7 +285,8 @@ def _run_stages(con, raw_dir: Path, report_dir: Path, settings: Settings, run_id
         say(f"processing {n_todo} documents in {len(batches)} batches")
         spun: list[CleanDocument] = []
         n = len(batches)
-        submit = lambda b: prepare_task.submit(b, dict(found.metadata), settings)  # noqa: E731
+        # quote(): Prefect would otherwise walk every record of a batch looking for futures (seconds per batch)
+        submit = lambda b: prepare_task.submit(quote(b), quote(dict(found.metadata)), settings)  # noqa: E731
         for i, res in enumerate(_in_order(submit, batches, ahead), 1):
             _absorb(summary, quarantined, res)
             spun.extend(res.spun)
@@ -312,7 +314,7 @@ def _run_stages(con, raw_dir: Path, report_dir: Path, settings: Settings, run_id
         t_r = time.perf_counter()
         claims = wh.all_claims(con)
         texts, spin_scores = wh.document_texts(con)
-        groups, verdicts, trust, copies, _secs = reconcile_task(claims, texts, spin_scores, settings)
+        groups, verdicts, trust, copies, _secs = reconcile_task(quote(claims), quote(texts), quote(spin_scores), settings)
         del texts, spin_scores
         wh.replace_conflicts(con, run_id, groups, verdicts, trust, copies)
         wh.prune_entities(con)
@@ -342,7 +344,7 @@ def _repair_spun(con, run_id, settings: Settings, summary, quarantined, spun, ah
     say(f"repair: {len(spun)} spun documents in {len(batches)} batches, {sum(map(len, shipped))} reference texts shipped")
     jobs = list(zip(batches, shipped, strict=True))
     del batches, shipped
-    submit = lambda job: finish_task.submit(job[0], job[1], settings)  # noqa: E731
+    submit = lambda job: finish_task.submit(quote(job[0]), quote(job[1]), settings)  # noqa: E731
     n = len(jobs)
     for i, res in enumerate(_in_order(submit, jobs, ahead), 1):
         _absorb(summary, quarantined, res)
