@@ -146,6 +146,15 @@ def _in_worker(fn: Callable, *args: object):
     return fn(*args) if pool is None else pool.submit(fn, *args).result()
 
 
+def _same(value):
+    return value
+
+
+def _plain(value):
+    """A task parameter without its quote() wrapper: the thread runner unwraps it, prefect-dask does not."""
+    return value.unquote() if isinstance(value, quote) else value
+
+
 def _workers(settings: Settings, workers: int | None) -> int:
     return workers or settings.run.workers or os.cpu_count() or 1
 
@@ -156,25 +165,26 @@ def _workers(settings: Settings, workers: int | None) -> int:
 @task(name="prepare", cache_policy=NO_CACHE)
 def prepare_task(reads: Sequence[ingest_stage.ReadResult], metadata: dict, settings: Settings):
     """Decode, clean and score a batch; finish its clean documents (despin pass-through, extraction)."""
-    return _in_worker(batch_work.prepare_batch, reads, metadata, settings)
+    return _in_worker(batch_work.prepare_batch, _plain(reads), _plain(metadata), settings)
 
 
 @task(name="repair_extract", cache_policy=NO_CACHE)
 def finish_task(docs: Sequence[CleanDocument], references: Sequence[str], settings: Settings):
     """Repair a batch of spun documents against their reference texts, then extract from them."""
-    return _in_worker(batch_work.finish_batch, docs, references, settings)
+    return _in_worker(batch_work.finish_batch, _plain(docs), _plain(references), settings)
 
 
 @task(name="load", cache_policy=NO_CACHE)
 def load_task(con, run_id: str, docs: Sequence[RepairedDocument], extractions: Sequence[Extraction]):
     """Load one batch in one transaction (runs inline in the flow's process: the single writer)."""
-    return _timed(wh.load_batch, con, run_id, docs, extractions)
+    return _timed(wh.load_batch, con, run_id, _plain(docs), _plain(extractions))
 
 
 @task(name="reconcile", cache_policy=NO_CACHE)
 def reconcile_task(claims, texts, spin_scores, settings: Settings):
     """Group every claim in the warehouse and compare each group."""
     t0 = time.perf_counter()
+    claims, texts, spin_scores = _plain(claims), _plain(texts), _plain(spin_scores)
     trust, copies = source_trust(texts, spin_scores, settings.reconcile)
     groups = group_claims(claims, settings.reconcile)
     verdicts = compare_groups(groups, trust, settings.reconcile)
@@ -220,7 +230,10 @@ def reconcile(
         con.execute("UPDATE runs SET status = 'abandoned' WHERE status = 'running'")
         wh.start_run(con, run_id, str(raw_dir), runner_name)
         try:
-            _run_stages(con, Path(raw_dir), Path(report_dir), settings, run_id, summary, say)
+            # quote(): Prefect would otherwise walk every record of a task's parameters looking for futures
+            # (seconds per batch); prefect-dask ships parameters as they are, so there they go unwrapped
+            wrap = quote if runner_name == "local" else _same
+            _run_stages(con, Path(raw_dir), Path(report_dir), settings, run_id, summary, say, wrap)
         except BaseException as exc:
             msg = str(exc) if isinstance(exc, ReconError) else f"{type(exc).__name__}: {exc}"
             summary.wall_seconds = time.perf_counter() - t_start
@@ -237,9 +250,9 @@ def _absorb(summary: RunSummary, quarantined: list[Quarantined], res: batch_work
         _add(summary, stage, secs)
 
 
-def _load(con, run_id: str, summary: RunSummary, res: batch_work.BatchResult) -> None:
+def _load(con, run_id: str, summary: RunSummary, res: batch_work.BatchResult, wrap: Callable) -> None:
     if res.repaired:
-        _n_claims, secs = load_task(con, run_id, quote(res.repaired), quote(res.extractions))
+        _n_claims, secs = load_task(con, run_id, wrap(res.repaired), wrap(res.extractions))
         _add(summary, "load", secs)
         summary.processed += len(res.repaired)
 
@@ -256,7 +269,9 @@ def _in_order(submit: Callable[[object], object], items: list, ahead: int) -> It
         yield pending.popleft().result()
 
 
-def _run_stages(con, raw_dir: Path, report_dir: Path, settings: Settings, run_id: str, summary: RunSummary, say):
+def _run_stages(
+    con, raw_dir: Path, report_dir: Path, settings: Settings, run_id: str, summary: RunSummary, say, wrap: Callable
+):
     t0 = time.perf_counter()
     found = ingest_stage.discover(raw_dir, settings.ingest)
     reads, unread = ingest_stage.read_sources(found.files, settings.ingest)
@@ -285,15 +300,14 @@ def _run_stages(con, raw_dir: Path, report_dir: Path, settings: Settings, run_id
         say(f"processing {n_todo} documents in {len(batches)} batches")
         spun: list[CleanDocument] = []
         n = len(batches)
-        # quote(): Prefect would otherwise walk every record of a batch looking for futures (seconds per batch)
-        submit = lambda b: prepare_task.submit(quote(b), quote(dict(found.metadata)), settings)  # noqa: E731
+        submit = lambda b: prepare_task.submit(wrap(b), wrap(dict(found.metadata)), settings)  # noqa: E731
         for i, res in enumerate(_in_order(submit, batches, ahead), 1):
             _absorb(summary, quarantined, res)
             spun.extend(res.spun)
-            _load(con, run_id, summary, res)
+            _load(con, run_id, summary, res, wrap)
             say(f"load: batch {i}/{n} committed ({len(res.repaired)} documents, {summary.processed} so far)")
         if spun:
-            _repair_spun(con, run_id, settings, summary, quarantined, spun, ahead, say)
+            _repair_spun(con, run_id, settings, summary, quarantined, spun, ahead, say, wrap)
     t_q = time.perf_counter()
     if removed:
         wh.remove_documents(con, run_id, removed)
@@ -314,7 +328,7 @@ def _run_stages(con, raw_dir: Path, report_dir: Path, settings: Settings, run_id
         t_r = time.perf_counter()
         claims = wh.all_claims(con)
         texts, spin_scores = wh.document_texts(con)
-        groups, verdicts, trust, copies, _secs = reconcile_task(quote(claims), quote(texts), quote(spin_scores), settings)
+        groups, verdicts, trust, copies, _secs = reconcile_task(wrap(claims), wrap(texts), wrap(spin_scores), settings)
         del texts, spin_scores
         wh.replace_conflicts(con, run_id, groups, verdicts, trust, copies)
         wh.prune_entities(con)
@@ -331,7 +345,7 @@ def _run_stages(con, raw_dir: Path, report_dir: Path, settings: Settings, run_id
     summary.report_paths = tuple(paths)
 
 
-def _repair_spun(con, run_id, settings: Settings, summary, quarantined, spun, ahead: int, say) -> None:
+def _repair_spun(con, run_id, settings: Settings, summary, quarantined, spun, ahead: int, say, wrap: Callable) -> None:
     """Repair the spun documents once every clean one is loaded: each batch gets its nearest clean texts."""
     t0 = time.perf_counter()
     clean = wh.reference_texts(con, exclude=[d.doc.doc_id for d in spun])
@@ -344,11 +358,11 @@ def _repair_spun(con, run_id, settings: Settings, summary, quarantined, spun, ah
     say(f"repair: {len(spun)} spun documents in {len(batches)} batches, {sum(map(len, shipped))} reference texts shipped")
     jobs = list(zip(batches, shipped, strict=True))
     del batches, shipped
-    submit = lambda job: finish_task.submit(quote(job[0]), quote(job[1]), settings)  # noqa: E731
+    submit = lambda job: finish_task.submit(wrap(job[0]), wrap(job[1]), settings)  # noqa: E731
     n = len(jobs)
     for i, res in enumerate(_in_order(submit, jobs, ahead), 1):
         _absorb(summary, quarantined, res)
-        _load(con, run_id, summary, res)
+        _load(con, run_id, summary, res, wrap)
         say(f"load: spun batch {i}/{n} committed ({len(res.repaired)} documents, {summary.processed} so far)")
 
 
