@@ -21,7 +21,8 @@ Conventions (TimeML/TIMEX3 guidelines, TempEval-3 practice):
   is never guessed: value ``XXXX-01`` / ``XXXX-WXX-5`` / ``XXXX-12-03``, ``anchored=False``,
   no interval. With an anchor, a month/weekday without a year resolves to the nearest one
   before the anchor, or after it when a future cue ("will", "is due to", "until") precedes it
-  in the sentence.
+  in the sentence and no past-tense verb ("killed", "said"; rules/timex/past_cues.tsv) stands
+  between the cue and the expression: the latest tense cue decides.
 - Year ranges ("2005-13", "2001-03", "1957-58", "2009-2010") are ONE DATE timex covering
   the whole span: value ``"2005/2013"`` (ISO 8601 interval notation at year precision),
   granularity "year", interval [2005-01-01, 2014-01-01), rule "abs:year_range". TempEval-3
@@ -86,12 +87,20 @@ class _Lexicon:
     holidays: dict[str, str]  # lower-cased term -> "MM-DD" or "MM:nth:isoweekday"
     holiday_terms: tuple[str, ...]
     future_cues: tuple[str, ...]
+    past_cues: dict[str, frozenset[str]]  # kind ("past", "not_past", "aux", "determiner") -> lower-cased terms
     article_sensitive_units: tuple[str, ...]  # units that read as ordinals/fractions after "a"
     ordinals: dict[str, int]
     decades: dict[str, int]  # "nineties" -> 9
     deictic: dict[str, tuple[int, str | None]]  # "yesterday" -> (-1, None), "tonight" -> (0, "NI")
     month_cues: tuple[str, ...]
     timezones: tuple[str, ...]
+
+
+def _by_kind(rows: Sequence[dict[str, str]]) -> dict[str, frozenset[str]]:
+    kinds: dict[str, set[str]] = {}
+    for r in rows:
+        kinds.setdefault(r["kind"], set()).add(r["term"].lower())
+    return {k: frozenset(v) for k, v in kinds.items()}
 
 
 @lru_cache(maxsize=1)
@@ -121,6 +130,7 @@ def _lexicon() -> _Lexicon:
         holidays={r["term"].lower(): r["date"] for r in holidays},
         holiday_terms=tuple(r["term"] for r in holidays),
         future_cues=tuple(r["term"] for r in load_rules_tsv("future_cues.tsv", ("term",))),
+        past_cues=_by_kind(load_rules_tsv("past_cues.tsv", ("term", "kind"))),
         article_sensitive_units=tuple(r["unit"] for r in units if r.get("after_article") == "no"),
         ordinals={r["term"]: int(r["value"]) for r in load_rules_tsv("ordinals.tsv", ("term", "value"))},
         decades={r["term"]: int(r["tens"]) for r in load_rules_tsv("decades.tsv", ("term", "tens"))},
@@ -865,6 +875,7 @@ class _Grammar:
     rules: tuple[_Rule, ...]
     compiled: tuple[re.Pattern[str], ...]
     future: re.Pattern[str]
+    past: re.Pattern[str]
     sentence_break: re.Pattern[str]
 
 
@@ -893,11 +904,26 @@ def _grammar() -> _Grammar:
     master = re.compile(gate + "(?:" + "|".join(parts) + ")", _FLAGS)
     compiled = tuple(re.compile(r.pattern, _FLAGS) for r in rules)
     future = re.compile(r"(?<![\w'])" + _alt(lex.future_cues) + r"(?!\w)", _FLAGS)
-    return _Grammar(master, tuple(rules), compiled, future, re.compile(r"[.!?;:\n]\s|\n"))
+    # a listed past form in any case, or a lower-case regular "-ed" word (capitalised ones are mostly names)
+    past = re.compile(rf"(?<![\w'-])(?:(?i:{_alt(sorted(lex.past_cues['past']))})|[a-z]{{2,}}ed)(?![\w'-])")
+    return _Grammar(master, tuple(rules), compiled, future, past, re.compile(r"[.!?;:\n]\s|\n"))
+
+
+_PREV_WORD = re.compile(r"([A-Za-z']+)[^A-Za-z']*$")
+
+
+def _is_past_cue(head: str, m: re.Match[str], lex: _Lexicon) -> bool:
+    """Whether a past-looking word reads as a past-tense verb: not a listed exception, nor after "be" or an article."""
+    word = m.group().lower()
+    if word in lex.past_cues["not_past"]:
+        return False
+    prev = _PREV_WORD.search(head, 0, m.start())
+    # "will be held", "to be named": a participle under a modal; "a wounded man": an adjective
+    return prev is None or prev.group(1).lower() not in lex.past_cues["aux"] | lex.past_cues["determiner"]
 
 
 def _future_checker(text: str, window: int) -> Callable[[int], bool]:
-    g = _grammar()
+    g, lex = _grammar(), _lexicon()
 
     def is_future(pos: int) -> bool:
         lo = max(0, pos - window)
@@ -905,13 +931,18 @@ def _future_checker(text: str, window: int) -> Callable[[int], bool]:
         breaks = [b.end() for b in g.sentence_break.finditer(head)]
         if breaks:
             head = head[breaks[-1] :]
-        return g.future.search(head) is not None
+        cues = list(g.future.finditer(head))
+        if not cues:
+            return False
+        # the latest tense cue before the expression decides: "a planned vigil for a boy killed on Saturday"
+        # looks back, "officials said the plant will reopen on Monday" looks ahead
+        return not any(_is_past_cue(head, m, lex) for m in g.past.finditer(head, cues[-1].end()))
 
     return is_future
 
 
 def is_future_context(text: str, pos: int, settings: ExtractSettings | None = None) -> bool:
-    """True when a future/scheduling cue ("will", "is due to", "until") precedes pos in its sentence."""
+    """True when a future/scheduling cue ("will", "is due to", "until") precedes pos in its sentence, after any past verb."""
     s = settings or ExtractSettings()
     return _future_checker(text, s.timex_tense_window_chars)(pos)
 

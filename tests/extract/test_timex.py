@@ -56,6 +56,31 @@ def test_future_cue_changes_direction() -> None:
     assert tag_timexes("The law took effect in June.", date(2013, 3, 22))[0].value == "2012-06"
 
 
+# anchor Wednesday 2013-03-13: the Saturday before is 03-09, the one after 03-16
+_WEEKDAY_TENSE = [
+    ("A planned rally for a man killed by guards on Saturday drew crowds.", "Saturday", "2013-03-09"),
+    ("The club will sign a striker, the coach said on Saturday.", "Saturday", "2013-03-09"),
+    ("The fair, which was expected to draw crowds, closed early on Saturday.", "Saturday", "2013-03-09"),
+    ("Officials said the bridge will reopen on Saturday.", "Saturday", "2013-03-16"),
+    ("The verdict will be announced on Saturday.", "Saturday", "2013-03-16"),
+    ("The final is scheduled to take place on Saturday.", "Saturday", "2013-03-16"),
+    ("The board will meet with a delayed agenda on Saturday.", "Saturday", "2013-03-16"),
+    ("The mayor opened the bridge on Saturday.", "Saturday", "2013-03-09"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "span", "value"), _WEEKDAY_TENSE, ids=[c[0][:40] for c in _WEEKDAY_TENSE])
+def test_bare_weekday_follows_the_latest_tense_cue(text: str, span: str, value: str) -> None:
+    by_text = {t.text: t.value for t in tag_timexes(text, date(2013, 3, 13))}
+    assert by_text.get(span) == value, by_text
+
+
+def test_past_verb_after_future_cue_turns_month_back() -> None:
+    text = "The singer will retire, her agent said in June."
+    assert not is_future_context(text, text.index("June"))
+    assert tag_timexes(text, date(2013, 3, 22))[0].value == "2012-06"
+
+
 def test_te3_view_splits_ranges_into_endpoints() -> None:
     text = "the expedition of 1957-58 and the pandemic of 2009-2010"
     split = te3_view(tag_timexes(text, None))
