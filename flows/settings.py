@@ -101,6 +101,8 @@ class ExtractSettings:
     common_word_zipf: float = 4.5  # a sentence-initial capitalised word this frequent (wordfreq) is not a name
     min_name_chars: int = 2  # shorter capitalised runs are not names
     max_title_words: int = 8  # a quoted capitalised phrase up to this long is a title (WORK)
+    exclaimed_headline_min_words: int = 4  # a title-case line ending in ! or ? needs this many words over 3 letters
+    exclaimed_headline_caps_share: float = 0.75  # ... and this share of them capitalised to read as a headline
     typo_min_chars: int = 5  # a one-letter variant of a surname this long merges with it if unambiguous
     quote_confidence: float = 0.9  # a direct quote whose speaker is named next to it
     quote_continuation_confidence: float = 0.7  # a direct quote that inherits its neighbour's speaker
