@@ -57,6 +57,7 @@ def _chunk_re() -> re.Pattern[str]:
 class Cues:
     titles: frozenset[str]
     offices: frozenset[str]  # capitalised office titles that precede a name but are not part of it
+    portfolios: frozenset[str]  # the department an office heads ("Secretary of Commerce"), not part of the name
     roles: frozenset[str]
     suffix: dict[str, str]
     prefix: dict[str, str]
@@ -81,6 +82,7 @@ def cues() -> Cues:
     return Cues(
         titles=frozenset(r["word"] for r in person if r["kind"] in ("title", "office")),
         offices=frozenset(r["word"] for r in person if r["kind"] == "office"),
+        portfolios=frozenset(r["word"] for r in person if r["kind"] == "portfolio"),
         roles=frozenset(r["word"].lower() for r in person if r["kind"] == "role"),
         suffix={r["word"]: r["type"] for r in types if r["position"] == "suffix"},
         prefix={r["word"]: r["type"] for r in types if r["position"] == "prefix"},
@@ -119,16 +121,21 @@ def entity_id(type_: str, name: str) -> str:
     return hashlib.sha1(f"{type_}\t{name}".encode()).hexdigest()[:16]
 
 
-def _is_headline(text: str, a: int, b: int) -> bool:
+def _is_headline(text: str, a: int, b: int, settings: ExtractSettings) -> bool:
     """A title-case line without final punctuation (a headline or subhead): its capitals mark no names."""
     line = text[a:b]
-    if line[-1:] in ".!?\"\u201d\u2019":
-        return False
     words = _LINE_WORDS.findall(line)
+    caps = sum(w[0].isupper() for w in words if len(w) > 3)
+    long = sum(len(w) > 3 for w in words)
+    if line[-1:] in "!?":
+        # an exclaimed or asked headline ("Star Cast as New Lead!") capitalises nearly every word; a spoken
+        # line ("I love New York!") does not
+        return long >= settings.exclaimed_headline_min_words and caps >= settings.exclaimed_headline_caps_share * long
+    if line[-1:] in ".\"\u201d\u2019":
+        return False
     if len(words) < 3:
         return False
-    caps = sum(w[0].isupper() for w in words if len(w) > 3)
-    return caps * 2 >= sum(len(w) > 3 for w in words) > 0
+    return caps * 2 >= long > 0
 
 
 def _is_initial(text: str, pos: int) -> bool:
@@ -153,6 +160,11 @@ def _trim(text: str, a: int, b: int, c: Cues, midcaps: set[str], initial: bool, 
             initial = False
             continue
         break
+    words = _drop_portfolio(text, a, words, c)
+    # "A Acme Foods worker", "An Acme spokesman": the article belongs to the noun after the name; only a
+    # work's title keeps it ("the film A Quiet Place")
+    if len(words) > 1 and text[words[0][0] : words[0][1]] in ("A", "An") and not _work_context(text, words[0][0], c):
+        words.pop(0)
     while words and (text[words[-1][0] : words[-1][1]] in c.stop or text[words[-1][0] : words[-1][1]] in _TAIL_STOP):
         words.pop()
     if words and text[words[0][0] : words[0][1]] in ("A", "An") and len(words) == 1:
@@ -160,6 +172,29 @@ def _trim(text: str, a: int, b: int, c: Cues, midcaps: set[str], initial: bool, 
     if not words:
         return a, a
     return words[0][0], words[-1][1]
+
+
+_OFFICE_OF = re.compile(r"([A-Z][\w\-]*) of(?: the)?\s+$")
+
+
+def _drop_portfolio(text: str, a: int, words: list[tuple[int, int]], c: Cues) -> list[tuple[int, int]]:
+    """Without the "of [the] Commerce" an office names before a person ("Secretary of Commerce Jane Roe")."""
+    w = [text[x:y] for x, y in words]
+    k = 0
+    if w and w[0] == "of":  # the office itself was trimmed off this run
+        k = 2 if len(w) > 1 and w[1] == "the" else 1
+    else:
+        m = _OFFICE_OF.search(text, max(0, a - 40), a)  # "Secretary of the Interior Jane Roe": the run starts after "the"
+        if m is None or m.group(1) not in c.offices:
+            return words
+    while k < len(w) and w[k] in c.portfolios:
+        k += 1
+    return words[k:]
+
+
+def _work_context(text: str, pos: int, c: Cues) -> bool:
+    before = text[max(0, pos - 40) : pos]
+    return _prev_word(text, pos).lower() in c.work_nouns or bool(c.work_of.search(before))
 
 
 @lru_cache(maxsize=65536)
@@ -171,7 +206,7 @@ def find_candidates(doc_id: str, text: str, layout: Layout, settings: ExtractSet
     """Mention candidates of one document, each with type votes from local cues."""
     c = cues()
     chunk = _chunk_re()
-    headline = [_is_headline(text, a, b) for a, b in layout.paragraphs]
+    headline = [_is_headline(text, a, b, settings) for a, b in layout.paragraphs]
     spans: list[tuple[int, int, bool]] = []
     midcaps: set[str] = set()
     raw_runs = []

@@ -1,0 +1,35 @@
+"""Name trimming: what a capitalised run loses before it becomes a mention (articles, offices, headline words)."""
+
+from __future__ import annotations
+
+import pytest
+
+from flows.extract.entities import find_candidates
+from flows.extract.sentences import split_sentences
+from flows.settings import ExtractSettings
+
+CASES = [
+    # an office and its department are not part of the name, with or without "the"
+    ("Secretary of Labor Dana Whitcomb spoke on Monday.", ["Dana Whitcomb"], ["of Labor Dana Whitcomb"]),
+    ("They met Secretary of the Treasury Oren Malik in May.", ["Oren Malik"], ["Treasury Oren Malik"]),
+    ("They asked the Secretary of State on Friday.", [], ["of State", "State"]),
+    # "of" never opens a name, whatever was trimmed before it
+    ("Most of Ortega's friends came.", ["Ortega"], ["of Ortega"]),
+    # the indefinite article belongs to the noun after the name
+    ("He said so.\nA Northfield Mills spokesman said the plant would reopen.", ["Northfield Mills"], ["A Northfield Mills"]),
+    ("He came. An Orlov family friend spoke.", ["Orlov"], ["An Orlov"]),
+    # ... except in a work's title
+    ("She wrote the book A Quiet Life in Maine.", ["A Quiet Life"], ["Quiet Life"]),
+    # an exclaimed title-case headline marks no names; a spoken line does
+    ("Veteran Actor Ilario Vantongeren Cast as the New Captain!\nHe starts in May.", [], ["Ilario Vantongeren Cast", "New Captain"]),
+    ("We finally saw Ilario Vantongeren on stage!\nHe starts in May.", ["Ilario Vantongeren"], []),
+]
+
+
+@pytest.mark.parametrize(("text", "found", "absent"), CASES, ids=[c[0][:40] for c in CASES])
+def test_name_trimming(text: str, found: list[str], absent: list[str]) -> None:
+    names = [c.text for c in find_candidates("d", text, split_sentences(text), ExtractSettings())]
+    for name in found:
+        assert name in names, names
+    for name in absent:
+        assert name not in names, names
