@@ -103,6 +103,7 @@ class ExtractSettings:
     max_title_words: int = 8  # a quoted capitalised phrase up to this long is a title (WORK)
     exclaimed_headline_min_words: int = 4  # a title-case line ending in ! or ? needs this many words over 3 letters
     exclaimed_headline_caps_share: float = 0.75  # ... and this share of them capitalised to read as a headline
+    office_min_name_words: int = 2  # "Acme CEO Jane Roe" is Jane Roe when at least this many words follow the office
     typo_min_chars: int = 5  # a one-letter variant of a surname this long merges with it if unambiguous
     quote_confidence: float = 0.9  # a direct quote whose speaker is named next to it
     quote_continuation_confidence: float = 0.7  # a direct quote that inherits its neighbour's speaker
