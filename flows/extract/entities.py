@@ -147,7 +147,7 @@ def _prev_word(text: str, pos: int) -> str:
     return m.group(1) if m else ""
 
 
-def _trim(text: str, a: int, b: int, c: Cues, midcaps: set[str], initial: bool, zipf: float) -> tuple[int, int]:
+def _trim(text: str, a: int, b: int, c: Cues, midcaps: set[str], initial: bool, zipf: float, min_name_words: int) -> tuple[int, int]:
     """Drop leading/trailing words of a capitalised run that are not part of a name."""
     words = [m.span() for m in _NONSPACE.finditer(text, a, b)]
     if initial and len(words) == 1 and text[words[0][0] : words[0][1]].endswith("ly") and text[b : b + 1] == ",":
@@ -161,6 +161,10 @@ def _trim(text: str, a: int, b: int, c: Cues, midcaps: set[str], initial: bool, 
             continue
         break
     words = _drop_portfolio(text, a, words, c)
+    # "Acme CEO Jane Roe", "Northfield County Sheriff John Doe": who holds the office is the name
+    held = [i for i in range(1, len(words) - min_name_words) if text[words[i][0] : words[i][1]] in c.offices]
+    if held:
+        words = _drop_portfolio(text, words[held[-1]][1], words[held[-1] + 1 :], c)
     # "A Acme Foods worker", "An Acme spokesman": the article belongs to the noun after the name; only a
     # work's title keeps it ("the film A Quiet Place")
     if len(words) > 1 and text[words[0][0] : words[0][1]] in ("A", "An") and not _work_context(text, words[0][0], c):
@@ -235,7 +239,7 @@ def find_candidates(doc_id: str, text: str, layout: Layout, settings: ExtractSet
                 s = cut + 1
         pieces.append((s, b))
         for k, (x, y) in enumerate(pieces):
-            x, y = _trim(text, x, y, c, midcaps, initial and k == 0, settings.common_word_zipf)
+            x, y = _trim(text, x, y, c, midcaps, initial and k == 0, settings.common_word_zipf, settings.office_min_name_words)
             y = x + len(_POSS.sub("", text[x:y]))
             if y - x >= settings.min_name_chars:
                 spans.append((x, y, initial and k == 0 and x == a))

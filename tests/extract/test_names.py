@@ -13,6 +13,9 @@ CASES = [
     ("Secretary of Labor Dana Whitcomb spoke on Monday.", ["Dana Whitcomb"], ["of Labor Dana Whitcomb"]),
     ("They met Secretary of the Treasury Oren Malik in May.", ["Oren Malik"], ["Treasury Oren Malik"]),
     ("They asked the Secretary of State on Friday.", [], ["of State", "State"]),
+    # an office inside the run: what comes before it names the organisation or place, not the person
+    ("Yesterday Northfield County Sheriff Ada Brennagh said no.", ["Ada Brennagh"], ["Northfield County Sheriff Ada Brennagh"]),
+    ("Shares rose after Acme CEO Ivo Tarkanian spoke.", ["Ivo Tarkanian"], ["Acme CEO Ivo Tarkanian"]),
     # "of" never opens a name, whatever was trimmed before it
     ("Most of Ortega's friends came.", ["Ortega"], ["of Ortega"]),
     # the indefinite article belongs to the noun after the name
