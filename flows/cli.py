@@ -168,10 +168,15 @@ def cmd_despin(args: argparse.Namespace) -> int:
         raise InputError(f"cannot despin {path}: {q.detail}")
     cleaned = clean.clean_document(docs[0], settings.clean)
     refs: list[str] = []
-    if args.warehouse:
+    warehouse = args.warehouse
+    if warehouse is None and not args.no_references and DEFAULT_WAREHOUSE.is_file():
+        # the project's own warehouse is the natural set of clean references (as after `make run`)
+        warehouse = str(DEFAULT_WAREHOUSE)
+        _say(f"despin: using the clean documents of {DEFAULT_WAREHOUSE.relative_to(PROJECT_ROOT)} as references")
+    if warehouse and not args.no_references:
         from flows import warehouse as wh
 
-        with wh.connect(Path(args.warehouse), read_only=True) as con:
+        with wh.connect(Path(warehouse), read_only=True) as con:
             refs = list(wh.reference_texts(con, exclude=[docs[0].doc_id]).values())
     repaired = repair_documents([cleaned], refs, settings.despin)[0]
     sys.stdout.write(repaired.normalized_text)
@@ -308,7 +313,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("despin", help="print the repaired text of a (possibly spun) article file")
     p.add_argument("file", help="article file (.txt, .md, .html)")
-    p.add_argument("--warehouse", default=None, metavar="FILE", help="use this warehouse's clean documents as references")
+    p.add_argument(
+        "--warehouse", default=None, metavar="FILE",
+        help="use this warehouse's clean documents as references (default: warehouse/recon.duckdb when it exists)",
+    )
+    p.add_argument("--no-references", action="store_true", help="repair from the text alone, with no reference documents")
     p.add_argument("--edits", action="store_true", help="list every edit on standard error")
     p.set_defaults(func=cmd_despin)
 
