@@ -11,7 +11,6 @@ reuses them.
 from __future__ import annotations
 
 import bisect
-import csv
 import math
 import re
 from collections.abc import Sequence
@@ -25,7 +24,8 @@ from wordfreq import zipf_frequency
 
 from flows import records
 from flows.errors import RuleError
-from flows.settings import RULES_DIR, DespinSettings
+from flows.rules import load_table as load_rule_table
+from flows.settings import DespinSettings
 
 _TOKEN = re.compile(r"~|[^\W_]+(?:[-'’\"][^\W_]+)*|[^\w\s]", re.UNICODE)
 _TOKEN_SPLIT = re.compile(f"({_TOKEN.pattern})", re.UNICODE)
@@ -219,16 +219,6 @@ _FLAGS = {"lower", "cap", "caps", "noquote", "midsent", "question"}
 _SHAPES = {"@Cap": "cap", "@NUM": "num", "@PUNCT": "punct"}
 
 
-def _read_tsv(path: str) -> list[dict[str, str]]:
-    full = RULES_DIR / path
-    try:
-        lines = full.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise RuleError(f"cannot read rule file {full}: {exc}; restore it from git") from exc
-    rows = [ln for ln in lines if ln.strip() and not ln.startswith("#")]
-    return list(csv.DictReader(rows, delimiter="\t", quoting=csv.QUOTE_NONE))
-
-
 def _word_set(spec: str, classes: dict[str, frozenset[str]], where: str) -> WordSet:
     words: set[str] = set()
     suffixes: list[str] = []
@@ -268,10 +258,10 @@ def _clauses(cond: str, classes: dict[str, frozenset[str]], where: str) -> tuple
 def load_table(substitutions: str, wordclasses: str) -> Table:
     """Load the substitution table and the word classes its conditions use."""
     classes = {
-        r["class"]: frozenset(w.lower().translate(_APOS) for w in r["words"].split()) for r in _read_tsv(wordclasses)
+        r["class"]: frozenset(w.lower().translate(_APOS) for w in r["words"].split()) for r in load_rule_table(wordclasses)
     }
     entries = []
-    for n, r in enumerate(_read_tsv(substitutions), start=2):
+    for n, r in enumerate(load_rule_table(substitutions), start=2):
         where = f"despin/{substitutions} entry {r.get('id') or n}"
         try:
             entries.append(

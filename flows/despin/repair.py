@@ -30,7 +30,6 @@ from flows.despin.detect import (
     Match,
     Sentence,
     Token,
-    _read_tsv,
     load_table,
     name_case_slips,
     name_pairs,
@@ -39,6 +38,7 @@ from flows.despin.detect import (
     tokenize,
     zipf,
 )
+from flows.rules import load_table as load_rule_table
 from flows.settings import DespinSettings
 
 _PRIORITY = {"align": 4, "entity": 4, "table": 3, "learned": 2, "case": 1, "apostrophe": 1, "splice": 1}
@@ -274,7 +274,7 @@ def settings_aux(settings: DespinSettings) -> frozenset[str]:
 
 @lru_cache(maxsize=16)
 def _classes(wordclasses: str, names: tuple[str, ...]) -> frozenset[str]:
-    return frozenset(w.lower() for r in _read_tsv(wordclasses) if r["class"] in names for w in r["words"].split())
+    return frozenset(w.lower() for r in load_rule_table(wordclasses) if r["class"] in names for w in r["words"].split())
 
 
 def _name_runs(ref: Reference, function_words: frozenset[str]) -> tuple[Counter[tuple[str, str]], set[tuple[str, ...]]]:

@@ -35,15 +35,14 @@ Conventions (TimeML/TIMEX3 guidelines, TempEval-3 practice):
 from __future__ import annotations
 
 import calendar
-import csv
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
 
-from flows.errors import RuleError
 from flows.records import Timex
+from flows.rules import load_table
 from flows.settings import RULES_DIR, ExtractSettings
 
 TIMEX_RULES_DIR = RULES_DIR / "timex"
@@ -52,19 +51,10 @@ TIMEX_RULES_DIR = RULES_DIR / "timex"
 # Lexicons (data files)
 
 
-def load_rules_tsv(name: str, columns: Sequence[str]) -> list[dict[str, str]]:
+def load_rules_tsv(name: str, columns: Sequence[str]) -> tuple[dict[str, str], ...]:
     """Rows of a TSV under flows/rules/timex/, each checked to have the columns, a source and an example."""
-    path = TIMEX_RULES_DIR / name
-    try:
-        with path.open(encoding="utf-8", newline="") as fh:
-            rows = list(csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))
-    except OSError as exc:
-        raise RuleError(f"cannot read timex lexicon {path}: {exc}; restore it from git") from exc
-    for i, row in enumerate(rows, start=2):
-        for col in (*columns, "source", "example"):
-            if not (row.get(col) or "").strip():
-                raise RuleError(f"{path}:{i}: column {col!r} is empty; every entry needs a value, a source and an example")
-    return rows
+    cols = (*columns, "source", "example")
+    return load_table(f"timex/{name}", cols, nonempty=cols)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ and pure helpers that turn quotes, names, places and TIMEX values into comparabl
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -17,7 +16,8 @@ from functools import lru_cache
 from wordfreq import top_n_list, zipf_frequency
 
 from flows.errors import RuleError
-from flows.settings import RULES_DIR, ReconcileSettings
+from flows.rules import load_table
+from flows.settings import ReconcileSettings
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'"})
@@ -71,21 +71,7 @@ class Lexicon:
 
 
 def _read_table(name: str, columns: tuple[str, ...]) -> list[dict[str, str]]:
-    path = RULES_DIR / name
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise RuleError(f"cannot read rule file {path}: {exc}; restore it from git") from exc
-    rows = [line for line in lines if line.strip() and not line.startswith("#")]
-    reader = csv.DictReader(rows, delimiter="\t", quoting=csv.QUOTE_NONE)
-    if tuple(reader.fieldnames or ()) != columns:
-        raise RuleError(f"rule file {path} must have the header {'|'.join(columns)}, found {reader.fieldnames}")
-    out = []
-    for lineno, row in enumerate(reader, start=2):
-        if any(not (row.get(c) or "").strip() for c in columns):
-            raise RuleError(f"rule file {path}, data row {lineno}: every column ({', '.join(columns)}) needs a value")
-        out.append({c: row[c].strip() for c in columns})
-    return out
+    return [{c: r[c].strip() for c in columns} for r in load_table(name, columns, nonempty=columns)]
 
 
 def words(text: str) -> list[str]:

@@ -17,8 +17,13 @@ RULES_DIR = Path(__file__).resolve().parent
 
 
 @cache
-def load_table(relpath: str, required: tuple[str, ...] = ()) -> tuple[dict[str, str], ...]:
-    """Read rules/<relpath> as a tuple of row dicts; raise RuleError naming the file and line."""
+def load_table(
+    relpath: str, required: tuple[str, ...] = (), nonempty: tuple[str, ...] = ()
+) -> tuple[dict[str, str], ...]:
+    """Read rules/<relpath> as a tuple of row dicts (shared: do not mutate); raise RuleError naming the file and line.
+
+    required: columns the header must have; nonempty: columns every row must fill.
+    """
     path = RULES_DIR / relpath
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -30,11 +35,15 @@ def load_table(relpath: str, required: tuple[str, ...] = ()) -> tuple[dict[str, 
     header = next(csv.reader([body[0][1]], delimiter="\t"))
     missing = [c for c in required if c not in header]
     if missing:
-        raise RuleError(f"rule file {path} lacks column(s) {', '.join(missing)}")
+        raise RuleError(f"rule file {path}: the header lacks column(s) {', '.join(missing)}")
     rows = []
     for n, line in body[1:]:
         values = line.split("\t")
         if len(values) != len(header):
             raise RuleError(f"rule file {path} line {n}: {len(values)} fields, expected {len(header)} ({', '.join(header)})")
-        rows.append(dict(zip(header, values, strict=True)))
+        row = dict(zip(header, values, strict=True))
+        empty = [c for c in nonempty if not row[c].strip()]
+        if empty:
+            raise RuleError(f"rule file {path} line {n}: column(s) {', '.join(empty)} empty; every entry needs a value there")
+        rows.append(row)
     return tuple(rows)
