@@ -253,6 +253,10 @@ class Mention:
     text: str
 
 
+# the fields that say when a claim happened, copied together when one claim lends its time to another
+CLAIM_TIME_FIELDS = ("time_text", "time_value", "time_start", "time_end", "granularity", "time_anchored")
+
+
 @dataclass(frozen=True)
 class Claim:
     """One thing one source asserts, with its evidence.
@@ -310,7 +314,7 @@ class ClaimGroup:
 
     group_key: str
     kind: str  # time | place | number | first | quote | person | value
-    label: str  # human label: "Jenna Fischer — said — 'genuinely in love...'"
+    label: str  # human label: "Ada Brennagh — said — 'no plans to resign...'"
     claims: tuple[Claim, ...]
     rule: str = ""  # the blocking/matching rule that formed the group
 

@@ -19,7 +19,7 @@ from functools import lru_cache
 
 from flows.extract.context import DocContext, make_claim
 from flows.extract.entities import Candidate, name_key
-from flows.records import Claim
+from flows.records import CLAIM_TIME_FIELDS, Claim
 from flows.rules import load_table
 from flows.settings import ExtractSettings
 
@@ -366,7 +366,7 @@ def _quote_claim(ctx: DocContext, text: str, masked: str, group: list[Quote], le
     venue, _ = _venue(text, masked, ctx, pa, ctx_end, lex)
     outlet = _outlet(masked, ctx, pa, ctx_end, lex)
     if outlet is not None and set(name_key(ctx.entity(outlet).name).split()) <= set(name_key(ctx.entity(head.speaker).name).split()):
-        outlet = None  # "According to Fischer, ... she writes": the speaker, not a reporting outlet
+        outlet = None  # "According to Brennagh, ... she writes": the speaker, not a reporting outlet
     s0 = layout.sentences[layout.sentence_at(a)].start if layout.sentences else a
     time = ctx.time_near(s0, ctx_end, head.attr[1] if head.attr else a)
     conf = settings.quote_continuation_confidence if head.rule == "continuation" else settings.quote_confidence
@@ -539,16 +539,8 @@ def _context_time(ctx: DocContext, claims: list[Claim], remarks: list[Claim]) ->
             cp = ctx.layout.sentences[ctx.layout.sentence_at(c.start)].para
             if c.start > r.end and c.subject_entity_id == r.subject_entity_id and c.quote_text and cp <= rp + 1:
                 if c.time_value is None:
-                    out[k] = replace(
-                        c,
-                        time_text=r.time_text,
-                        time_value=r.time_value,
-                        time_start=r.time_start,
-                        time_end=r.time_end,
-                        granularity=r.granularity,
-                        time_anchored=r.time_anchored,
-                        extractor=c.extractor + "+context_time",
-                    )
+                    times = {f: getattr(r, f) for f in CLAIM_TIME_FIELDS}
+                    out[k] = replace(c, **times, extractor=c.extractor + "+context_time")
                     absorbed = True
                 break
         if not absorbed:
