@@ -84,7 +84,7 @@ class DocContext:
     def subject_like(self, m: Candidate) -> bool:
         """True when a mention stands where a clause's subject stands: not right after a preposition or verb."""
         words = _WORDS_BEFORE.findall(self.text, max(0, m.start - 60), m.start)
-        # "writer Lee Kirk", "the show 'Title'": look past a role or work noun (and quote marks) to the word before
+        # "writer Ivo Tarkanian", "the show 'Title'": look past a role or work noun (and quote marks) to the word before
         c = cues()
         while words:
             if words[-1].lower() in c.roles or words[-1].lower() in c.work_nouns or words[-1] in _QUOTE_MARKS:

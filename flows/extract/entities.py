@@ -302,7 +302,7 @@ def _vote(cand: Candidate, text: str, c: Cues) -> None:
         v["PERSON"] += 3
     if prev.lower() in c.roles:
         v["PERSON"] += 2
-    # "the book Dune", "the film 'Jaws'" (not "In the book, Fischer ...")
+    # "the book Dune", "the film 'Jaws'" (not "In the book, Brennagh ...")
     if (prev.lower() in c.work_nouns and not before.rstrip(" \"\u201c'\u2018").endswith(",")) or c.work_of.search(before):
         v["WORK"] += 3
     nxt = _NEXT_LOWER.match(after)

@@ -278,7 +278,7 @@ def _after_mention(ctx: DocContext, vb: int, ce: int, gap: int, types: Iterable[
 
 def _direct_mention(ctx: DocContext, vb: int, ce: int, types: Iterable[str]) -> Candidate | None:
     """The name right after a verb phrase: at most a few determiners, adjectives or role nouns between,
-    never a preposition or punctuation ("wed writer Lee Kirk", not "married at George Clooney's home")."""
+    never a preposition or punctuation ("wed writer Ivo Tarkanian", not "married at a friend's home")."""
     for m in ctx.mentions_in(vb, ce):
         words = ctx.text[vb : m.start].split()
         if len(words) > 3 or any(not w.isalpha() or not w.islower() or w in _NOT_BETWEEN for w in words):
