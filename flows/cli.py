@@ -144,8 +144,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     from flows import warehouse as wh
     from flows.report.render import render_report
 
+    settings = _settings(args)
     with wh.connect(Path(args.warehouse), read_only=True) as con:
-        conflicts, evidence = wh.report_frames(con)
+        conflicts, evidence = wh.report_frames(con, settings.report.sources_per_position)
     paths = render_report(conflicts, evidence, Path(args.report_dir))
     print("report: " + "  ".join(str(p) for p in paths))
     return 0

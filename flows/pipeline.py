@@ -192,10 +192,10 @@ def reconcile_task(claims, texts, spin_scores, settings: Settings):
 
 
 @task(name="report", cache_policy=NO_CACHE)
-def report_task(con, report_dir: Path, run_id: str):
+def report_task(con, report_dir: Path, run_id: str, per_position: int):
     """Render the conflicts report from the warehouse."""
     t0 = time.perf_counter()
-    conflicts, evidence = wh.report_frames(con)
+    conflicts, evidence = wh.report_frames(con, per_position)
     paths = render_report(conflicts, evidence, Path(report_dir), run_id=run_id)
     return paths, time.perf_counter() - t0
 
@@ -338,7 +338,7 @@ def _run_stages(
     summary.groups = con.execute("SELECT count(*) FROM conflicts").fetchone()[0]
     summary.conflicts = con.execute("SELECT count(*) FROM conflicts WHERE verdict = 'conflict'").fetchone()[0]
     if reconciled or not all(p.exists() for p in report_paths(report_dir)):
-        paths, secs = report_task(con, report_dir, run_id)
+        paths, secs = report_task(con, report_dir, run_id, settings.report.sources_per_position)
         _add(summary, "report", secs)
     else:
         paths = report_paths(report_dir)

@@ -169,6 +169,14 @@ class ReconcileSettings:
 
 
 @dataclass(frozen=True)
+class ReportSettings:
+    # the report shows every distinct position of a group but only this many sources for each (most trusted
+    # first); the rest stay one query away (conflict_evidence). A group that 400 outlets agree on would
+    # otherwise print 400 rows, and the page of a 20,000-article run would weigh hundreds of MB
+    sources_per_position: int = 5
+
+
+@dataclass(frozen=True)
 class RunSettings:
     batch_size: int = 256  # documents per Prefect task
     lock_timeout_s: float = 30.0  # how long a second writer waits for the warehouse lock
@@ -205,6 +213,7 @@ class Settings:
     despin: DespinSettings = field(default_factory=DespinSettings)
     extract: ExtractSettings = field(default_factory=ExtractSettings)
     reconcile: ReconcileSettings = field(default_factory=ReconcileSettings)
+    report: ReportSettings = field(default_factory=ReportSettings)
     run: RunSettings = field(default_factory=RunSettings)
     ops: OpsSettings = field(default_factory=OpsSettings)
 

@@ -635,17 +635,29 @@ def read_query(path: Path, sql: str, params: Sequence[object] | None = None) -> 
             raise WarehouseError(f"query failed: {str(exc).splitlines()[0]}") from exc
 
 
-def report_frames(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The two frames the report renders: one row per group, and one per group member."""
+def report_frames(con: duckdb.DuckDBPyConnection, per_position: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The two frames the report renders: one row per group, and one per group member shown.
+
+    per_position > 0 keeps that many members per distinct position of a group (most trusted first);
+    0 keeps them all.
+    """
     conflicts = con.execute(
         """SELECT conflict_id, group_key, kind, verdict, severity, summary, explanation, likely_value, confidence,
                   n_docs, n_claims, review_decision, review_value, review_note, reviewed_at
            FROM conflict_status"""
     ).fetchdf()
+    # the most trusted members of each position first; a constant clause, the limit is a parameter
+    keep = (
+        "QUALIFY row_number() OVER (PARTITION BY e.conflict_id, e.position"
+        " ORDER BY e.trust_weight DESC NULLS LAST, e.doc_id, e.claim_id) <= ?"
+        if per_position > 0
+        else ""
+    )
     evidence = con.execute(
-        """SELECT e.conflict_id, e.claim_id, e.doc_id, e.source_path, e.outlet, e.position, e.sentence,
+        f"""SELECT e.conflict_id, e.claim_id, e.doc_id, e.source_path, e.outlet, e.position, e.sentence,
                   e.original_text, e.is_spun, e.trust_weight, e.time_value, e.time_start, e.time_end, e.granularity,
                   e.extractor, e.confidence, e.raw_start, e.raw_end
-           FROM conflict_evidence e"""
+           FROM conflict_evidence e {keep}""",
+        [per_position] if keep else [],
     ).fetchdf()
     return conflicts, evidence

@@ -287,3 +287,24 @@ def test_any_sequence_of_loads_keeps_one_current_row_per_file(tmp_path_factory, 
     assert n_versions == superseded
     assert len({c for c, _, _ in claims}) == len(claims)
     assert all(run_id == last[doc][1] for _, doc, run_id in claims), "no claim of a superseded load survives"
+
+
+def test_report_frames_keep_every_position_and_the_most_trusted_sources_of_each(db):
+    """A capped report still shows each position a group holds, with its best-trusted members first."""
+    from flows.records import ClaimGroup, Verdict
+
+    with wh.connect(db) as con:
+        claims = wh.all_claims(con)
+        assert len(claims) >= 3
+        group = ClaimGroup("g1", "value", "a group", tuple(claims))
+        positions = {c.claim_id: ("first" if k % 2 else "second") for k, c in enumerate(claims)}
+        verdict = Verdict("c1", "g1", "value", "conflict", "high", "s", "e", tuple(positions), positions=positions)
+        trust = {"a.txt": 0.9}
+        wh.replace_conflicts(con, "run-1", [group], [verdict], trust)
+        _, every = wh.report_frames(con)
+        _, capped = wh.report_frames(con, 1)
+    assert len(every) == len(claims)
+    assert capped.groupby("position").size().to_dict() == {"first": 1, "second": 1}
+    ranked = every.sort_values(["trust_weight", "doc_id", "claim_id"], ascending=[False, True, True])
+    for pos, rows in capped.groupby("position"):
+        assert list(rows.sort_values("claim_id").claim_id) == sorted(ranked[ranked.position == pos].claim_id[:1])

@@ -15,6 +15,7 @@ import json
 import math
 import os
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -134,10 +135,10 @@ class Card:
         return json.dumps(sorted({s.doc_id for s in self.sources}))
 
 
-def _timeline(rows: pd.DataFrame) -> Timeline | None:
+def _timeline(rows: list[Any]) -> Timeline | None:
     """Interval bars for the dated claims of one group; unanchored dates span the axis dashed."""
     items = []
-    for r in rows.itertuples(index=False):
+    for r in rows:
         start, end = _as_date(r.time_start), _as_date(r.time_end)
         tv = _text(r.time_value)
         if start or tv:
@@ -202,9 +203,9 @@ def _review_text(row: Any) -> tuple[str, str]:
     return " ".join(parts), decision
 
 
-def _sources(rows: pd.DataFrame) -> list[Source]:
+def _sources(rows: list[Any]) -> list[Source]:
     out = []
-    for r in rows.sort_values(["doc_id", "claim_id"]).itertuples(index=False):
+    for r in sorted(rows, key=lambda r: (r.doc_id, r.claim_id)):
         start, end = _as_date(r.time_start), _as_date(r.time_end)
         when = _text(r.time_value)
         if start:
@@ -235,10 +236,13 @@ def build_cards(conflicts: pd.DataFrame, evidence: pd.DataFrame) -> list[Card]:
     """One card per compared group aspect, flagged conflicts first (by severity), then compatible, then agree."""
     _check_columns(conflicts, CONFLICT_COLUMNS, "conflicts")
     _check_columns(evidence, EVIDENCE_COLUMNS, "evidence")
-    ev_by_id = {cid: rows for cid, rows in evidence.groupby("conflict_id", sort=False)} if len(evidence) else {}
+    # rows as plain tuples, grouped once: per-group DataFrame slices cost milliseconds each
+    ev_by_id: dict[str, list[Any]] = {}
+    for row in evidence.itertuples(index=False):
+        ev_by_id.setdefault(row.conflict_id, []).append(row)
     cards = []
     for r in conflicts.itertuples(index=False):
-        rows = ev_by_id.get(r.conflict_id, evidence.iloc[0:0])
+        rows = ev_by_id.get(r.conflict_id, [])
         review, decision = _review_text(r)
         conf = _val(r.confidence)
         cards.append(
@@ -285,18 +289,28 @@ def render_report(conflicts: pd.DataFrame, evidence: pd.DataFrame, out_dir: Path
     md_env.filters["md"] = _md
     out_dir.mkdir(parents=True, exist_ok=True)
     md_path, html_path = out_dir / "conflicts.md", out_dir / "conflicts.html"
-    # render both first, then swap each in whole: a run killed mid-write leaves the previous report, not half of one
-    md_text = md_env.get_template("conflicts.md.j2").render(**context)
-    html_text = html_env.get_template("conflicts.html.j2").render(**context)
-    _write_atomic(md_path, md_text)
-    _write_atomic(html_path, html_text)
+    # streamed to a temporary file (a large report is never one string in memory), then swapped in whole:
+    # a run killed mid-write leaves the previous report, not half of one
+    md_tmp = _write_stream(md_path, md_env.get_template("conflicts.md.j2").generate(**context))
+    try:
+        html_tmp = _write_stream(html_path, html_env.get_template("conflicts.html.j2").generate(**context))
+        try:
+            os.replace(md_tmp, md_path)
+            os.replace(html_tmp, html_path)
+        finally:
+            html_tmp.unlink(missing_ok=True)
+    finally:
+        md_tmp.unlink(missing_ok=True)
     return md_path, html_path
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def _write_stream(path: Path, chunks: Iterator[str]) -> Path:
+    """Write rendered chunks to a temporary file beside ``path``; returns it (removed again on failure)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.writelines(chunks)
+    except BaseException:
         tmp.unlink(missing_ok=True)
+        raise
+    return tmp

@@ -99,3 +99,15 @@ def test_a_failed_render_leaves_the_previous_report_whole(frames, tmp_path: Path
         render_report(*frames, tmp_path, run_id="run-2")
     assert html_path.read_text(encoding="utf-8") == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["conflicts.html", "conflicts.md"]
+
+
+def test_a_card_with_members_left_out_says_how_many_and_how_to_see_them(frames, tmp_path: Path) -> None:
+    conflicts, evidence = frames
+    first = conflicts.conflict_id.iloc[0]
+    n = int(conflicts.n_claims.iloc[0])
+    assert n >= 2
+    shown = evidence[evidence.conflict_id != first]._append(evidence[evidence.conflict_id == first].iloc[:1])
+    md_path, html_path = render_report(conflicts, shown, tmp_path)
+    md, page = md_path.read_text(encoding="utf-8"), html_path.read_text(encoding="utf-8")
+    assert md.count("the most trusted per position") == 1 and f"conflict_id = '{first}'" in md
+    assert page.count(f"Showing 1 of {n} claims") == 1
