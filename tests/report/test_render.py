@@ -106,7 +106,7 @@ def test_a_card_with_members_left_out_says_how_many_and_how_to_see_them(frames, 
     first = conflicts.conflict_id.iloc[0]
     n = int(conflicts.n_claims.iloc[0])
     assert n >= 2
-    shown = evidence[evidence.conflict_id != first]._append(evidence[evidence.conflict_id == first].iloc[:1])
+    shown = pd.concat([evidence[evidence.conflict_id != first], evidence[evidence.conflict_id == first].iloc[:1]])
     md_path, html_path = render_report(conflicts, shown, tmp_path)
     md, page = md_path.read_text(encoding="utf-8"), html_path.read_text(encoding="utf-8")
     assert md.count("the most trusted per position") == 1 and f"conflict_id = '{first}'" in md
