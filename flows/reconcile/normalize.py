@@ -20,7 +20,7 @@ from flows.rules import load_table
 from flows.settings import ReconcileSettings
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
-_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'"})
+_APOSTROPHE_LOOKALIKES = ("’", "‘", "`")
 _NAME_DROP = re.compile(r"^(?:the|a|an)\s+|['’]s\b|[^\w\s]")
 _SPACES = re.compile(r"\s+")
 _TIMEX = re.compile(r"^(\d{4}|XXXX)(?:-(\d{2}|XX)(?:-(\d{2}))?)?$")
@@ -74,9 +74,21 @@ def _read_table(name: str, columns: tuple[str, ...]) -> list[dict[str, str]]:
     return [{c: r[c].strip() for c in columns} for r in load_table(name, columns, nonempty=columns)]
 
 
+def straight_apostrophes(text: str) -> str:
+    """The text with curly quotes and backticks written as "'".
+
+    str.replace per mark, not str.translate: translate takes its slow per-character path on any
+    non-ASCII text (2 ms for a 5 KB article against microseconds).
+    """
+    for mark in _APOSTROPHE_LOOKALIKES:
+        if mark in text:
+            text = text.replace(mark, "'")
+    return text
+
+
 def words(text: str) -> list[str]:
     """Lower-cased words of a text, apostrophes straightened, punctuation dropped."""
-    return _WORD.findall(text.translate(_APOSTROPHES).lower())
+    return _WORD.findall(straight_apostrophes(text).lower())
 
 
 @lru_cache(maxsize=100_000)
@@ -84,7 +96,7 @@ def name_key(name: str | None) -> str:
     """A comparable key for an entity or value name: lower case, no leading article, no punctuation."""
     if not name:
         return ""
-    s = name.translate(_APOSTROPHES).lower().strip()
+    s = straight_apostrophes(name).lower().strip()
     s = _NAME_DROP.sub(" ", s)
     s = _NAME_DROP.sub(" ", s.strip())  # a second pass catches "the" exposed by dropped quote marks
     return _SPACES.sub(" ", s).strip()
