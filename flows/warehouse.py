@@ -16,8 +16,9 @@ import os
 import re
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import fields
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
 import duckdb
@@ -341,6 +342,20 @@ def _invalidate_conflicts(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("DELETE FROM copies")
 
 
+@cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
+
+
+def _row(record: object) -> dict[str, object]:
+    """A flat record's fields as a dict, without dataclasses.asdict's recursive deep copy.
+
+    asdict deep-copies every value; on a batch of spun documents (hundreds of edit rows each) that
+    was most of the load stage's CPU. The records loaded here hold only scalars and dates.
+    """
+    return {name: getattr(record, name) for name in _field_names(type(record))}
+
+
 def _edit_id(doc_id: str, e_start: int, e_end: int, replacement: str) -> str:
     return hashlib.sha1(f"{doc_id}\x1f{e_start}\x1f{e_end}\x1f{replacement}".encode()).hexdigest()[:16]
 
@@ -400,22 +415,22 @@ def load_batch(
                 "loaded_at": loaded_at,
             }
         )
-        bp_rows.extend({**asdict(h), "run_id": run_id} for h in rd.clean.removed if isinstance(h, BoilerplateHit))
+        bp_rows.extend({**_row(h), "run_id": run_id} for h in rd.clean.removed if isinstance(h, BoilerplateHit))
         seen_edits: set[str] = set()
         for e in rd.edits:
             eid = _edit_id(e.doc_id, e.clean_start, e.clean_end, e.replacement)
             if eid in seen_edits:
                 continue
             seen_edits.add(eid)
-            edit_rows.append({**asdict(e), "edit_id": eid, "run_id": run_id})
+            edit_rows.append({**_row(e), "edit_id": eid, "run_id": run_id})
         spin_rows.extend(
             {"doc_id": rd.doc_id, "clean_start": s.start, "clean_end": s.end, "score": s.score, "signals": list(s.signals)}
             for s in rd.sentences
         )
         if ex is None:
             continue
-        tx_rows.extend({**asdict(t), "doc_id": rd.doc_id} for t in ex.timexes)
-        mention_rows.extend(asdict(m) for m in ex.mentions)
+        tx_rows.extend({**_row(t), "doc_id": rd.doc_id} for t in ex.timexes)
+        mention_rows.extend(map(_row, ex.mentions))
         for ent in ex.entities:
             entities[ent.entity_id] = ent
         seen_claims: set[str] = set()
@@ -503,7 +518,7 @@ def record_quarantine(
 ) -> None:
     """Make the quarantine table the current state: this run's refusals, and none for inputs now gone or loaded."""
     rows = {
-        q.source_path: {**asdict(q), "run_id": run_id, "quarantined_at": now()} for q in items
+        q.source_path: {**_row(q), "run_id": run_id, "quarantined_at": now()} for q in items
     }  # the last word on a path wins
     with transaction(con):
         con.execute("DELETE FROM quarantine WHERE source_path NOT IN (SELECT unnest(?::VARCHAR[]))", [list(rows)])
