@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import re
+import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import fields
@@ -258,14 +259,30 @@ def reference_texts(con: duckdb.DuckDBPyConnection, exclude: Iterable[str] = ())
     return {d: t for d, t in rows if d not in skip}
 
 
+_INTERNED_CLAIM_COLUMNS = (
+    "doc_id", "kind", "subject", "predicate", "object", "extractor", "subject_entity_id", "object_entity_id",
+    "outlet", "place", "granularity", "modality", "venue", "time_text", "time_value", "sentence",
+)
+_FETCH_ROWS = 10_000
+
+
 def all_claims(con: duckdb.DuckDBPyConnection) -> list[Claim]:
     """Every claim of the current documents as records."""
-    cols = ", ".join(f'"{c}"' for c in CLAIM_COLUMNS)
+    names = _field_names(Claim)  # selected in the record's field order: rows go in positionally
+    cols = ", ".join(f'"{c}"' for c in names)
     cur = con.execute(f"SELECT {cols} FROM claims ORDER BY doc_id, start, claim_id")
+    # values that repeat across claims (kinds, predicates, document and entity ids, the sentence several
+    # claims come from, wire copy's sentences across outlets) are interned: reconcile holds every claim
+    # at once, and each fetched row brings fresh copies of them
+    shared = [names.index(c) for c in _INTERNED_CLAIM_COLUMNS]
     out = []
-    for row in cur.fetchall():
-        rec = dict(zip(CLAIM_COLUMNS, row, strict=True))
-        out.append(Claim(**rec))
+    while rows := cur.fetchmany(_FETCH_ROWS):
+        for row in rows:
+            values = list(row)
+            for k in shared:
+                if values[k] is not None:
+                    values[k] = sys.intern(values[k])
+            out.append(Claim(*values))
     return out
 
 
