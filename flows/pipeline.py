@@ -140,6 +140,18 @@ def local_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def release_pool() -> None:
+    """End the local worker processes: every batch is loaded, and reconcile and report run in this process.
+
+    The workers hold the stage modules, their caches and their last batches; ending them before the
+    memory-heavy reconcile keeps the run's peak lower. The pool's context manager finds it gone.
+    """
+    global _POOL
+    pool, _POOL = _POOL, None
+    if pool is not None:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _in_worker(fn: Callable, *args: object):
     """Run fn in the local pool when there is one, else in this process (a Dask worker, or no pool)."""
     pool = _POOL
@@ -317,6 +329,7 @@ def _run_stages(
     if refused:
         wh.remove_documents(con, run_id, refused, reason="quarantined")
     summary.quarantined = quarantined
+    release_pool()
     loaded = {r[0] for r in con.execute("SELECT source_path FROM documents").fetchall()}
     wh.record_quarantine(con, run_id, [q for q in quarantined if q.source_path not in loaded], current)
     _add(summary, "load", time.perf_counter() - t_q)
