@@ -14,6 +14,8 @@ import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
+import numpy as np
+
 # capitalised words and numbers: what a word spinner leaves in place
 _TOKEN = re.compile(r"\b[A-Z][a-zA-Z]{2,}\b|\b\d[\d,.]*\d\b|\b\d\b")
 
@@ -23,29 +25,48 @@ def _tokens(text: str) -> set[str]:
 
 
 class ReferenceIndex:
-    """An inverted index of the distinctive tokens of the clean texts."""
+    """An inverted index of the distinctive tokens of the clean texts, scored in numpy.
+
+    A query costs the sum of its tokens' posting lengths; on news about recurring names that sum
+    grows with the corpus, so the postings are numpy arrays added up by ``bincount`` (C speed)
+    instead of a Python loop per posting entry, which made reference selection quadratic in practice
+    (1 s at 1,000 articles, 16 s at 5,000).
+    """
 
     def __init__(self, texts: Mapping[str, str]) -> None:
         self.ids = list(texts)
-        self.postings: dict[str, list[int]] = defaultdict(list)
+        postings: dict[str, list[int]] = defaultdict(list)
         for i, doc_id in enumerate(self.ids):
             for tok in _tokens(texts[doc_id]):
-                self.postings[tok].append(i)
+                postings[tok].append(i)
         n = max(len(self.ids), 1)
-        self.idf = {tok: math.log(1 + n / len(p)) for tok, p in self.postings.items()}
+        self.postings = {tok: np.asarray(p, dtype=np.int64) for tok, p in postings.items()}
+        self.idf = {tok: math.log(1 + n / len(p)) for tok, p in postings.items()}
+        # ties are broken by id, as text: each id's place in sorted order
+        self.id_rank = np.empty(len(self.ids), dtype=np.int64)
+        self.id_rank[sorted(range(len(self.ids)), key=self.ids.__getitem__)] = np.arange(len(self.ids))
 
     def nearest(self, text: str, k: int, exclude: str | None = None) -> list[str]:
         """The ids of the k texts sharing the most distinctive tokens with ``text`` (best first)."""
-        scores: dict[int, float] = defaultdict(float)
-        for tok in _tokens(text):
+        hits, weights = [], []
+        # tokens in a fixed order: float sums in set order (which string hashing changes per process)
+        # let near-ties rank differently from run to run
+        for tok in sorted(_tokens(text)):
             posting = self.postings.get(tok)
-            if posting is None:
-                continue
-            w = self.idf[tok]
-            for i in posting:
-                scores[i] += w
-        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], self.ids[kv[0]]))
-        return [self.ids[i] for i, _ in ranked if self.ids[i] != exclude][:k]
+            if posting is not None:
+                hits.append(posting)
+                weights.append(np.full(len(posting), self.idf[tok]))
+        if not hits or k <= 0:
+            return []
+        # bincount adds each document's weights in token order, as the sum per posting entry did
+        scores = np.bincount(np.concatenate(hits), weights=np.concatenate(weights), minlength=len(self.ids))
+        found = np.flatnonzero(scores)
+        if len(found) > k + 1:
+            # everything scoring at least the (k+1)-th best, ties included, then an exact ordering
+            cut = np.partition(scores[found], len(found) - (k + 1))[len(found) - (k + 1)]
+            found = found[scores[found] >= cut]
+        order = found[np.lexsort((self.id_rank[found], -scores[found]))]
+        return [self.ids[i] for i in order.tolist() if self.ids[i] != exclude][:k]
 
 
 def select_references(
