@@ -13,6 +13,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 from flows.extract.entities import Candidate, cues
 from flows.extract.sentences import Layout, is_abbreviation
@@ -49,6 +50,8 @@ class DocContext:
     _tstarts: list[int] = field(default_factory=list)
     _words: list[frozenset[str]] | None = None
     _gender: dict[str, str] | None = None
+    _quote_index: tuple[list[tuple[int, int]], int, list[int], list[int]] | None = None
+    _subject: dict[int, bool] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.mentions = sorted((m for m in self.mentions if m.entity_id), key=lambda m: m.start)
@@ -79,10 +82,28 @@ class DocContext:
         return None
 
     def in_quote(self, pos: int) -> bool:
-        return any(a <= pos < b for a, b in self.quote_spans)
+        """Whether ``pos`` lies inside one of ``quote_spans``."""
+        spans = self.quote_spans
+        if not spans:
+            return False
+        index = self._quote_index
+        if index is None or index[0] is not spans or index[1] != len(spans):
+            # asked for every mention, timex and match: spans sorted by start, with the running maximum of their
+            # ends, answer by bisection (some span holds pos iff one starting at or before it ends after it)
+            ordered = sorted(spans)
+            index = self._quote_index = (spans, len(spans), [a for a, _ in ordered], list(accumulate((b for _, b in ordered), max)))
+        i = bisect.bisect_right(index[2], pos)
+        return i > 0 and index[3][i - 1] > pos
 
     def subject_like(self, m: Candidate) -> bool:
         """True when a mention stands where a clause's subject stands: not right after a preposition or verb."""
+        # it depends only on the text before the mention, and quotes, events and genders all ask it
+        known = self._subject.get(m.start)
+        if known is None:
+            known = self._subject[m.start] = self._subject_like(m)
+        return known
+
+    def _subject_like(self, m: Candidate) -> bool:
         words = _WORDS_BEFORE.findall(self.text, max(0, m.start - 60), m.start)
         # "writer Ivo Tarkanian", "the show 'Title'": look past a role or work noun (and quote marks) to the word before
         c = cues()

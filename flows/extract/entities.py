@@ -10,6 +10,7 @@ when unambiguous) into Entity records whose ids are sha1(type, canonical name). 
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
 from collections import Counter, defaultdict
@@ -109,9 +110,16 @@ class Candidate:
     entity_id: str = ""
 
 
+def _strip_poss(word: str) -> str:
+    """``_POSS.sub("", word)`` without the regex call (it runs for every word of every capitalised run)."""
+    if word[-1:] == "s" and len(word) > 1 and word[-2] in APOS:
+        return word[:-2]
+    return _POSS.sub("", word) if word.endswith("\n") else word
+
+
 def name_key(name: str) -> str:
     """Comparison key of a name: no leading article, no possessive, spun apostrophes repaired, lowercase."""
-    name = _POSS.sub("", name.strip())
+    name = _strip_poss(name.strip())
     name = _ARTICLE.sub("", name).split(":")[0].strip()
     return " ".join(_SPUN_APOS.sub("'", name).lower().split())
 
@@ -124,18 +132,19 @@ def entity_id(type_: str, name: str) -> str:
 def _is_headline(text: str, a: int, b: int, settings: ExtractSettings) -> bool:
     """A title-case line without final punctuation (a headline or subhead): its capitals mark no names."""
     line = text[a:b]
+    last = line[-1:]
+    if last in ".\"\u201d\u2019" and last not in "!?":
+        return False  # most lines: decided by their last character, without counting words
     words = _LINE_WORDS.findall(line)
-    caps = sum(w[0].isupper() for w in words if len(w) > 3)
-    long = sum(len(w) > 3 for w in words)
-    if line[-1:] in "!?":
+    long = [w for w in words if len(w) > 3]
+    caps = sum(w[0].isupper() for w in long)
+    if last in "!?":
         # an exclaimed or asked headline ("Star Cast as New Lead!") capitalises nearly every word; a spoken
         # line ("I love New York!") does not
-        return long >= settings.exclaimed_headline_min_words and caps >= settings.exclaimed_headline_caps_share * long
-    if line[-1:] in ".\"\u201d\u2019":
-        return False
+        return len(long) >= settings.exclaimed_headline_min_words and caps >= settings.exclaimed_headline_caps_share * len(long)
     if len(words) < 3:
         return False
-    return caps * 2 >= long > 0
+    return caps * 2 >= len(long) > 0
 
 
 def _is_initial(text: str, pos: int) -> bool:
@@ -154,7 +163,7 @@ def _trim(text: str, a: int, b: int, c: Cues, midcaps: set[str], initial: bool, 
         return a, a  # a sentence adverb ("Presently, ...")
     while words:
         w = text[words[0][0] : words[0][1]]
-        bare = _POSS.sub("", w)
+        bare = _strip_poss(w)
         if bare in c.stop or (w in c.offices and len(words) > 1) or (initial and bare not in midcaps and bare not in ("The", "A") and _common(bare, zipf)):
             words.pop(0)
             initial = False
@@ -188,12 +197,25 @@ def _drop_portfolio(text: str, a: int, words: list[tuple[int, int]], c: Cues) ->
     if w and w[0] == "of":  # the office itself was trimmed off this run
         k = 2 if len(w) > 1 and w[1] == "the" else 1
     else:
-        m = _OFFICE_OF.search(text, max(0, a - 40), a)  # "Secretary of the Interior Jane Roe": the run starts after "the"
+        # "Secretary of the Interior Jane Roe": the run starts after "the"; only text ending in "of" or
+        # "the" and a space can match, which a string test sees faster than the regex
+        if not _ends_with_word_space(text, a, ("of", "the")):
+            return words
+        m = _OFFICE_OF.search(text, max(0, a - 40), a)
         if m is None or m.group(1) not in c.offices:
             return words
     while k < len(w) and w[k] in c.portfolios:
         k += 1
     return words[k:]
+
+
+def _ends_with_word_space(text: str, pos: int, words: tuple[str, ...]) -> bool:
+    """Whether ``text[:pos]`` ends in whitespace right after one of ``words``: a necessary condition for the
+    ``word\\s+$`` patterns below, so a False skips their search (str whitespace is re's ``\\s``)."""
+    if pos == 0 or not text[pos - 1].isspace():
+        return False
+    head = text[max(0, pos - 40) : pos].rstrip()
+    return head.endswith(words)
 
 
 def _work_context(text: str, pos: int, c: Cues) -> bool:
@@ -211,36 +233,40 @@ def find_candidates(doc_id: str, text: str, layout: Layout, settings: ExtractSet
     c = cues()
     chunk = _chunk_re()
     headline = [_is_headline(text, a, b, settings) for a, b in layout.paragraphs]
+    # per sentence, whether its paragraph is a headline (None when no paragraph is: nothing to skip)
+    skip = [headline[s.para] for s in layout.sentences] if layout.sentences and any(headline) else None
     spans: list[tuple[int, int, bool]] = []
     midcaps: set[str] = set()
     raw_runs = []
     for m in chunk.finditer(text):
-        if headline[layout.sentences[layout.sentence_at(m.start())].para] if layout.sentences else False:
+        a = m.start()
+        if skip is not None and skip[max(bisect.bisect_right(layout.starts, a) - 1, 0)]:
             continue
-        initial = _is_initial(text, m.start())
-        raw_runs.append((m.start(), m.end(), initial))
-        for w in _CAP_WORD.finditer(m.group(0)):
-            if not (initial and w.start() == 0):
-                midcaps.add(_POSS.sub("", w.group(0)))
+        initial = _is_initial(text, a)
+        raw_runs.append((a, m.end(), initial))
+        # a run starts with a capital, so its first capitalised word starts it; no word holds an apostrophe,
+        # so none has a possessive to strip
+        caps = _CAP_WORD.findall(m.group(0))
+        midcaps.update(caps[1:] if initial else caps)
     zipf = settings.common_word_zipf
     for a, b, initial in raw_runs:
         if initial and b - a < 16 and " " not in text[a:b] and "\u00a0" not in text[a:b]:
             # one sentence-initial word ("The", "But", "Yesterday"): what _trim would drop, dropped cheaply
-            bare = _POSS.sub("", text[a:b])
+            bare = _strip_poss(text[a:b])
             if bare in c.stop or bare in _TAIL_STOP or (bare not in midcaps and bare not in ("The", "A") and _common(bare, zipf)):
                 continue
         # a possessive ends a name unless it is inside a title that began with an article
         pieces = []
         s = a
-        for pm in _POSS_CUT.finditer(text[a:b]):
-            cut = a + pm.end()
+        for pm in _POSS_CUT.finditer(text, a, b):
+            cut = pm.end()
             if not text[s:cut].startswith(("The ", "A ")):
-                pieces.append((s, a + pm.start()))
+                pieces.append((s, pm.start()))
                 s = cut + 1
         pieces.append((s, b))
         for k, (x, y) in enumerate(pieces):
             x, y = _trim(text, x, y, c, midcaps, initial and k == 0, settings.common_word_zipf, settings.office_min_name_words)
-            y = x + len(_POSS.sub("", text[x:y]))
+            y = x + len(_strip_poss(text[x:y]))
             if y - x >= settings.min_name_chars:
                 spans.append((x, y, initial and k == 0 and x == a))
     # quoted titles are works even when they begin with a lowercase-looking word
@@ -258,7 +284,7 @@ def find_candidates(doc_id: str, text: str, layout: Layout, settings: ExtractSet
         out.append(cand)
         taken.append((x, y))
     for x, y, _initial in spans:
-        if any(p <= x and y <= q for p, q in taken):
+        if taken and any(p <= x and y <= q for p, q in taken):
             continue
         cand = Candidate(doc_id, x, y, text[x:y])
         _vote(cand, text, c)
@@ -303,7 +329,11 @@ def _vote(cand: Candidate, text: str, c: Cues) -> None:
     if prev.lower() in c.roles:
         v["PERSON"] += 2
     # "the book Dune", "the film 'Jaws'" (not "In the book, Brennagh ...")
-    if (prev.lower() in c.work_nouns and not before.rstrip(" \"\u201c'\u2018").endswith(",")) or c.work_of.search(before):
+    space_before = cand.start > 0 and text[cand.start - 1].isspace()  # the "...\\s+$" cues below need it
+    stripped = before.rstrip() if space_before else before
+    if (prev.lower() in c.work_nouns and not before.rstrip(" \"\u201c'\u2018").endswith(",")) or (
+        space_before and stripped.endswith("of") and c.work_of.search(before)
+    ):
         v["WORK"] += 3
     nxt = _NEXT_LOWER.match(after)
     if nxt and nxt.group(1) in c.outlet_after:
@@ -312,11 +342,11 @@ def _vote(cand: Candidate, text: str, c: Cues) -> None:
         v["PERSON"] += 1  # (a one-word name that speaks is as often an organisation: "Microsoft said")
     if _AGE_AFTER.match(after):
         v["PERSON"] += 2  # "Name, 33," gives an age
-    if words[0] == "The" and _TOLD_BEFORE.search(before):
+    if words[0] == "The" and space_before and _TOLD_BEFORE.search(before):
         v["OUTLET"] += 2
-    if _IN_BEFORE.search(before) and not (after and after[0] in APOS):
+    if space_before and stripped.endswith(("in", "from", "near")) and _IN_BEFORE.search(before) and not (after and after[0] in APOS):
         v["PLACE"] += 1
-    if _ACCORDING_BEFORE.search(before):
+    if space_before and stripped[-2:].lower() == "to" and _ACCORDING_BEFORE.search(before):
         m = _ACCORDING_AFTER.match(after)
         v["OUTLET"] += 2 if m and any(w in c.speech for w in _LOWER_WORDS.findall(after[:80])) else 1
     m = _CITY_STATE.match(after)
@@ -414,7 +444,7 @@ def _attach_in_document(cl: _Cluster, by_token: dict[str, list[_Cluster]]) -> No
             target = options[0]
             target.members.append(cand)
             target.votes.update(cand.votes)
-            target.forms[" ".join(_POSS.sub("", cand.text).split())] += 1
+            target.forms[" ".join(_strip_poss(cand.text).split())] += 1
             moved.append(cand)
     if not moved:
         return
@@ -422,7 +452,7 @@ def _attach_in_document(cl: _Cluster, by_token: dict[str, list[_Cluster]]) -> No
     keep = [c for c in cl.members if id(c) not in gone]
     cl.members = keep
     cl.docs = {c.doc_id for c in keep}
-    cl.forms = Counter(" ".join(_POSS.sub("", c.text).split()) for c in keep)
+    cl.forms = Counter(" ".join(_strip_poss(c.text).split()) for c in keep)
 
 
 def resolve(candidates: Iterable[Candidate], roles: Iterable[tuple[str, str]], settings: ExtractSettings) -> list[Entity]:
@@ -437,7 +467,7 @@ def resolve(candidates: Iterable[Candidate], roles: Iterable[tuple[str, str]], s
         if not key:
             continue
         cl = clusters.setdefault(key, _Cluster(key, Counter(), Counter(), set(), []))
-        cl.forms[" ".join(_POSS.sub("", cand.text).split())] += 1
+        cl.forms[" ".join(_strip_poss(cand.text).split())] += 1
         cl.votes.update(cand.votes)
         cl.docs.add(cand.doc_id)
         cl.members.append(cand)

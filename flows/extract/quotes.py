@@ -55,6 +55,7 @@ class Lexicon:
     indirect: dict[str, str]  # form -> yes | that | no: whether it introduces speech without quote marks
     verb_alt: str
     venues: tuple[tuple[re.Pattern[str], str], ...]
+    any_venue: re.Pattern[str] | None  # matches in a span whenever some venue cue does (None: no such gate)
     remark_alt: str
     remark_nouns: frozenset[str]
     after_re: re.Pattern[str]
@@ -77,10 +78,8 @@ def lexicon() -> Lexicon:
     }
     indirect = {r["form"]: r["indirect"] for r in load_table("extract/speech_verbs.tsv", ("form", "indirect", *req))}
     alt = "|".join(sorted(map(re.escape, verbs), key=len, reverse=True))
-    venues = tuple(
-        (re.compile(rf"\b{r['pattern']}\s+", re.IGNORECASE), r["kind"])
-        for r in load_table("extract/venue_cues.tsv", ("pattern", "kind", *req))
-    )
+    venue_rows = load_table("extract/venue_cues.tsv", ("pattern", "kind", *req))
+    venues = tuple((re.compile(rf"\b{r['pattern']}\s+", re.IGNORECASE), r["kind"]) for r in venue_rows)
     remark = "|".join(re.escape(r["noun"]) for r in load_table("extract/remark_nouns.tsv", ("noun", *req)))
     roles = "|".join(sorted((re.escape(r["word"]) for r in load_table("extract/person_cues.tsv", ("kind", "word", *req)) if r["kind"] == "role"), key=len, reverse=True))
     speaker = _speaker_re(roles)
@@ -89,6 +88,7 @@ def lexicon() -> Lexicon:
         indirect=indirect,
         verb_alt=alt,
         venues=venues,
+        any_venue=_any_of([rx.pattern for rx, _kind in venues]),
         remark_alt=remark,
         remark_nouns=frozenset(r["noun"] for r in load_table("extract/remark_nouns.tsv", ("noun", *req))),
         after_re=re.compile(rf"^[\s,]*(?:[-\u2013\u2014]\s*)?{speaker}\s+{_ADVERBS}(?P<verb>{alt})\b"),
@@ -100,6 +100,17 @@ def lexicon() -> Lexicon:
         nested_re=re.compile(rf"(?P<spk>\bI|\b[Hh]e|\b[Ss]he|\b[Tt]hey|[A-Z][\w.'\u2019\-]*(?:[ \u00a0][A-Z][\w.'\u2019\-]*){{0,3}})\s+(?:[a-z]+\s+){{0,6}}?(?P<verb>{alt})(?:\s+(?:me|him|her|us|them|[A-Z][\w'\u2019\-]*(?:\s[A-Z][\w'\u2019\-]*)*))?[,:]?\s*$"),
         remark_re=re.compile(rf"(?P<spk>[A-Z][\w\-]*(?:\s[A-Z][\w\-]*)*)['\u2019\"]s\s+(?:[a-z]+\s+){{0,2}}?(?P<noun>{remark})\b"),
     )
+
+
+def _any_of(patterns: list[str]) -> re.Pattern[str] | None:
+    """One pattern for all venue cues, to rule out in one scan a span where none matches (each cue is one of its
+    branches); None when they cannot be joined (numbered backreferences would point elsewhere, inline flags)."""
+    if any(re.search(r"\\[1-9]|\(\?P=", p) for p in patterns):
+        return None
+    try:
+        return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+    except re.error:
+        return None
 
 
 @dataclass
@@ -306,6 +317,8 @@ def _outlet(masked: str, ctx: DocContext, a: int, b: int, lex: Lexicon, near: tu
 def _venue(text: str, masked: str, ctx: DocContext, a: int, b: int, lex: Lexicon) -> tuple[str | None, Candidate | None]:
     """The venue (show, podcast, book) named in [a, b) after a venue cue; a bare "in the book" takes the
     document's most recent work."""
+    if lex.any_venue is not None and not lex.any_venue.search(masked, a, b):
+        return None, None
     best: tuple[int, str | None, Candidate | None] | None = None
     for rx, kind in lex.venues:
         for m in rx.finditer(masked, a, b):

@@ -937,6 +937,27 @@ def is_future_context(text: str, pos: int, settings: ExtractSettings | None = No
     return _future_checker(text, s.timex_tense_window_chars)(pos)
 
 
+@lru_cache(maxsize=8)
+def _scan(text: str) -> tuple[tuple[int, re.Match[str]], ...]:
+    """Grammar hits of a text as (rule index, that rule's own match), independent of any anchor.
+
+    Cached by content (bounded, in-process): a document without a date is tagged once without an anchor
+    and again against the date inferred from it, and the scan is most of a tagging's cost.
+    """
+    g = _grammar()
+    out = []
+    for hit in g.master.finditer(text):
+        i = int(hit.lastgroup[1:]) if hit.lastgroup else -1
+        if i < 0:
+            continue
+        # the rule's own regex at the same position reads the same span (lookaheads may look past it)
+        m = g.compiled[i].match(text, hit.start())
+        if m is None or m.end() != hit.end():  # cannot happen for a well-formed grammar; skip rather than guess
+            continue
+        out.append((i, m))
+    return tuple(out)
+
+
 def tag_timexes(text: str, anchor: date | None, *, settings: ExtractSettings | None = None) -> tuple[Timex, ...]:
     """Find and normalize the temporal expressions of text, resolving relative ones against anchor."""
     s = settings or ExtractSettings()
@@ -944,22 +965,15 @@ def tag_timexes(text: str, anchor: date | None, *, settings: ExtractSettings | N
     future = _future_checker(text, s.timex_tense_window_chars)
     out: list[Timex] = []
     ref: date | None = None
-    for hit in g.master.finditer(text):
-        i = int(hit.lastgroup[1:]) if hit.lastgroup else -1
-        if i < 0:
-            continue
+    for i, m in _scan(text):
         rule = g.rules[i]
-        # the rule's own regex at the same position reads the same span (lookaheads may look past it)
-        m = g.compiled[i].match(text, hit.start())
-        if m is None or m.end() != hit.end():  # cannot happen for a well-formed grammar; skip rather than guess
-            continue
         try:
-            res = rule.handler(m, _Ctx(text, hit.start(), anchor, future, out[-1] if out else None, ref))
+            res = rule.handler(m, _Ctx(text, m.start(), anchor, future, out[-1] if out else None, ref))
         except (ValueError, OverflowError):  # an anchor at the ends of the calendar shifted out of it
             res = None
         if res is None:
             continue
-        a, b = hit.start(), hit.end()
+        a, b = m.start(), m.end()
         mod = res.mod
         if mod in _QUANTITY_MODS and "mod" in m.re.groupindex and m.start("mod") == a:
             rest = m.end("mod")
