@@ -152,7 +152,11 @@ def _is_initial(text: str, pos: int) -> bool:
 
 
 def _prev_word(text: str, pos: int) -> str:
-    m = _PREV_WORD.search(text[max(0, pos - 30) : pos])
+    lo = max(0, pos - 30)
+    # a match runs unbroken from its start to within three characters of ``pos``, so it cannot start at or
+    # before a space further back: skip those starts (the search would try each one)
+    lo = max(lo, text.rfind(" ", lo, pos - 3) + 1)
+    m = _PREV_WORD.search(text[lo:pos])
     return m.group(1) if m else ""
 
 
@@ -192,9 +196,8 @@ _OFFICE_OF = re.compile(r"([A-Z][\w\-]*) of(?: the)?\s+$")
 
 def _drop_portfolio(text: str, a: int, words: list[tuple[int, int]], c: Cues) -> list[tuple[int, int]]:
     """Without the "of [the] Commerce" an office names before a person ("Secretary of Commerce Jane Roe")."""
-    w = [text[x:y] for x, y in words]
-    k = 0
-    if w and w[0] == "of":  # the office itself was trimmed off this run
+    if words and text[words[0][0] : words[0][1]] == "of":  # the office itself was trimmed off this run
+        w = [text[x:y] for x, y in words]
         k = 2 if len(w) > 1 and w[1] == "the" else 1
     else:
         # "Secretary of the Interior Jane Roe": the run starts after "the"; only text ending in "of" or
@@ -204,6 +207,8 @@ def _drop_portfolio(text: str, a: int, words: list[tuple[int, int]], c: Cues) ->
         m = _OFFICE_OF.search(text, max(0, a - 40), a)
         if m is None or m.group(1) not in c.offices:
             return words
+        w = [text[x:y] for x, y in words]
+        k = 0
     while k < len(w) and w[k] in c.portfolios:
         k += 1
     return words[k:]
@@ -319,19 +324,20 @@ def _vote(cand: Candidate, text: str, c: Cues) -> None:
         v[c.suffix[words[-1]]] += 2
     if len(words) > 1 and words[0] in c.prefix:
         v[c.prefix[words[0]]] += 1
-    if any(w in c.outlet_words for w in words):
+    if not c.outlet_words.isdisjoint(words):
         v["OUTLET"] += 2
     before = text[max(0, cand.start - 40) : cand.start]
     after = text[cand.end : cand.end + 40]
     prev = _prev_word(text, cand.start)
+    prev_lower = prev.lower()
     if prev in c.titles:
         v["PERSON"] += 3
-    if prev.lower() in c.roles:
+    if prev_lower in c.roles:
         v["PERSON"] += 2
     # "the book Dune", "the film 'Jaws'" (not "In the book, Brennagh ...")
     space_before = cand.start > 0 and text[cand.start - 1].isspace()  # the "...\\s+$" cues below need it
     stripped = before.rstrip() if space_before else before
-    if (prev.lower() in c.work_nouns and not before.rstrip(" \"\u201c'\u2018").endswith(",")) or (
+    if (prev_lower in c.work_nouns and not before.rstrip(" \"\u201c'\u2018").endswith(",")) or (
         space_before and stripped.endswith("of") and c.work_of.search(before)
     ):
         v["WORK"] += 3
@@ -340,7 +346,8 @@ def _vote(cand: Candidate, text: str, c: Cues) -> None:
         v["OUTLET"] += 2
     if nxt and nxt.group(1) in c.speech and len(words) > 1:
         v["PERSON"] += 1  # (a one-word name that speaks is as often an organisation: "Microsoft said")
-    if _AGE_AFTER.match(after):
+    comma_after = after[:1] == ","  # the age and "City, State" cues start with one
+    if comma_after and _AGE_AFTER.match(after):
         v["PERSON"] += 2  # "Name, 33," gives an age
     if words[0] == "The" and space_before and _TOLD_BEFORE.search(before):
         v["OUTLET"] += 2
@@ -349,7 +356,7 @@ def _vote(cand: Candidate, text: str, c: Cues) -> None:
     if space_before and stripped[-2:].lower() == "to" and _ACCORDING_BEFORE.search(before):
         m = _ACCORDING_AFTER.match(after)
         v["OUTLET"] += 2 if m and any(w in c.speech for w in _LOWER_WORDS.findall(after[:80])) else 1
-    m = _CITY_STATE.match(after)
+    m = _CITY_STATE.match(after) if comma_after else None
     if m and m.group(1) in c.places:
         v["PLACE"] += 3  # "City, State"
     if cand.text in c.places and _COMMA_BEFORE.search(before):
@@ -434,12 +441,15 @@ def _attach_in_document(cl: _Cluster, by_token: dict[str, list[_Cluster]]) -> No
     Williams" where that document names him), one document at a time, unless a mention's own context types
     it otherwise; what no document settles stays."""
     moved = []
+    by_doc: dict[str, list[_Cluster]] = {}  # the options depend only on the mention's document
     for cand in cl.members:
         v = cand.votes
         if v["PLACE"] > v["PERSON"] or any(n >= 2 and n > v["PERSON"] for t, n in v.items() if t != "PERSON"):
             continue  # its own context says place, work, outlet, ... ("in Washington")
-        options = [o for o in by_token.get("L:" + cl.key, []) if cand.doc_id in o.docs]
-        options = options or [o for o in by_token.get("F:" + cl.key, []) if cand.doc_id in o.docs]
+        options = by_doc.get(cand.doc_id)
+        if options is None:
+            options = [o for o in by_token.get("L:" + cl.key, []) if cand.doc_id in o.docs]
+            options = by_doc[cand.doc_id] = options or [o for o in by_token.get("F:" + cl.key, []) if cand.doc_id in o.docs]
         if len(options) == 1:
             target = options[0]
             target.members.append(cand)
@@ -462,13 +472,20 @@ def resolve(candidates: Iterable[Candidate], roles: Iterable[tuple[str, str]], s
     """
     clusters: dict[str, _Cluster] = {}
     cands = list(candidates)
+    keys: dict[str, tuple[str, str]] = {}  # surface text -> (key, form): a batch names the same people often
     for cand in cands:
-        key = name_key(cand.text)
+        known = keys.get(cand.text)
+        if known is None:
+            known = keys[cand.text] = (name_key(cand.text), " ".join(_strip_poss(cand.text).split()))
+        key, form = known
         if not key:
             continue
-        cl = clusters.setdefault(key, _Cluster(key, Counter(), Counter(), set(), []))
-        cl.forms[" ".join(_strip_poss(cand.text).split())] += 1
-        cl.votes.update(cand.votes)
+        cl = clusters.get(key)
+        if cl is None:
+            cl = clusters[key] = _Cluster(key, Counter(), Counter(), set(), [])
+        cl.forms[form] += 1
+        if cand.votes:
+            cl.votes.update(cand.votes)
         cl.docs.add(cand.doc_id)
         cl.members.append(cand)
     characters = {name_key(ch) for _actor, ch in roles}
