@@ -142,7 +142,7 @@ class DocContext:
             if prev and (prev[-1] in gender_cues or prev[-1].lower() in gender_cues):
                 g = gender_cues.get(prev[-1]) or gender_cues[prev[-1].lower()]
                 votes.setdefault(m.entity_id, Counter())[g] += 3
-            if not self.subject_like(m) or self.in_quote(m.start):
+            if self.in_quote(m.start) or not self.subject_like(m):
                 continue
             stop = persons[k + 1].start if k + 1 < len(persons) else len(self.text)
             if sentences:

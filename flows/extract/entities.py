@@ -160,9 +160,16 @@ def _prev_word(text: str, pos: int) -> str:
     return m.group(1) if m else ""
 
 
+def _one_word(text: str, a: int, b: int) -> bool:
+    """Whether ``text[a:b]`` is one non-empty run of non-space characters (str whitespace is re's ``\\s``)."""
+    parts = text[a:b].split()
+    return len(parts) == 1 and len(parts[0]) == b - a
+
+
 def _trim(text: str, a: int, b: int, c: Cues, midcaps: set[str], initial: bool, zipf: float, min_name_words: int) -> tuple[int, int]:
     """Drop leading/trailing words of a capitalised run that are not part of a name."""
-    words = [m.span() for m in _NONSPACE.finditer(text, a, b)]
+    # most runs are one word: that one without the regex
+    words = [(a, b)] if _one_word(text, a, b) else [m.span() for m in _NONSPACE.finditer(text, a, b)]
     if initial and len(words) == 1 and text[words[0][0] : words[0][1]].endswith("ly") and text[b : b + 1] == ",":
         return a, a  # a sentence adverb ("Presently, ...")
     while words:
@@ -263,7 +270,8 @@ def find_candidates(doc_id: str, text: str, layout: Layout, settings: ExtractSet
         # a possessive ends a name unless it is inside a title that began with an article
         pieces = []
         s = a
-        for pm in _POSS_CUT.finditer(text, a, b):
+        # (a cut needs a space after the "'s", so a one-word run has none)
+        for pm in _POSS_CUT.finditer(text, a, b) if not _one_word(text, a, b) else ():
             cut = pm.end()
             if not text[s:cut].startswith(("The ", "A ")):
                 pieces.append((s, pm.start()))

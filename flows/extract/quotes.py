@@ -253,7 +253,8 @@ def _attribute(text: str, masked: str, ctx: DocContext, quotes: list[Quote], lex
                 q.speaker, q.verb, q.rule = spk, m.group("verb"), "before"
                 q.attr = (lo + m.start("spk"), lo + m.end())
                 continue
-        m = lex.colon_re.search(before)
+        # (the colon pattern ends in a colon or dash and spaces: only such text is searched)
+        m = lex.colon_re.search(before) if before.rstrip()[-1:] in (":", "\u2014", "\u2013") else None
         if m:
             spk = _speaker(ctx, m, lo)
             if spk is not None and ctx.entity(spk).type == "PERSON":
