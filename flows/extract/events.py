@@ -81,6 +81,9 @@ class Lexicon:
     count_nouns: dict[str, tuple[str, str]]
     triggers: frozenset[str]  # a sentence without any of these words cannot match the predicate lexicon
     count_triggers: frozenset[str]
+    # per ASCII letter, the master without the rows that cannot start with it (None: no row can); empty when the
+    # rows could not be analysed, and then the master is tried everywhere
+    by_letter: dict[str, re.Pattern[str] | None]
 
 
 @lru_cache(maxsize=1)
@@ -88,9 +91,7 @@ def lexicon() -> Lexicon:
     """The predicate lexicon as one alternation (group gN = row N) plus modality and count cues."""
     req = ("source", "example")
     rows = load_table("extract/predicates.tsv", ("pattern", "predicate", "kind", "slot", "confidence", "reciprocal", "object_from", "requires_object", *req))
-    master = re.compile(
-        r"\b(?:" + "|".join(f"(?P<g{i}>{r['pattern']})" for i, r in enumerate(rows)) + r")\b", re.IGNORECASE
-    )
+    master = _alternation([(i, r["pattern"]) for i, r in enumerate(rows)])
     preds = tuple(
         Predicate(
             tuple(r["predicate"].split("+")), r["kind"], r["slot"], float(r["confidence"]), r["reciprocal"] == "yes",
@@ -122,7 +123,106 @@ def lexicon() -> Lexicon:
         nouns,
         frozenset(triggers),
         frozenset(n.lower() for n in nouns),
+        _by_letter([r["pattern"] for r in rows]),
     )
+
+
+def _alternation(rows: list[tuple[int, str]]) -> re.Pattern[str]:
+    """The word-bounded alternation of predicate rows, group gN = row N."""
+    return re.compile(r"\b(?:" + "|".join(f"(?P<g{i}>{p})" for i, p in rows) + r")\b", re.IGNORECASE)
+
+
+_LETTERS = [chr(c) for r in ((65, 91), (97, 123)) for c in range(*r)]
+_ASCII_CLASSES = {
+    name: frozenset(c for c in map(chr, range(128)) if re.fullmatch(rx, c))
+    for rx, names in (
+        (r"\d", ("CATEGORY_DIGIT", "CATEGORY_UNI_DIGIT")),
+        (r"\D", ("CATEGORY_NOT_DIGIT", "CATEGORY_UNI_NOT_DIGIT")),
+        (r"\s", ("CATEGORY_SPACE", "CATEGORY_UNI_SPACE")),
+        (r"\S", ("CATEGORY_NOT_SPACE", "CATEGORY_UNI_NOT_SPACE")),
+        (r"\w", ("CATEGORY_WORD", "CATEGORY_UNI_WORD")),
+        (r"\W", ("CATEGORY_NOT_WORD", "CATEGORY_UNI_NOT_WORD")),
+    )
+    for name in names
+}
+
+
+def _by_letter(patterns: list[str]) -> dict[str, re.Pattern[str] | None]:
+    """Per ASCII letter, the master of only the rows whose match can start with that letter, in row order.
+
+    At a word start the master takes the first row that matches there (then the final ``\\b``, backtracking to
+    later rows); a row whose match cannot start with the letter there fails anyway, so leaving it out changes
+    no result. Empty (use the master) when a row holds a numbered backreference (renumbered once rows are left
+    out) or the parser is unavailable.
+    """
+    if any(re.search(r"\\[1-9]|\(\?P=", p) for p in patterns):
+        return {}
+    try:
+        from re import _parser  # the standard library's own regex parser: what a pattern can start with
+
+        firsts = [_first_chars(_parser.parse(p, re.IGNORECASE)) for p in patterns]
+    except (ImportError, AttributeError, re.error, TypeError, ValueError, IndexError):
+        return {}
+    compiled: dict[tuple[int, ...], re.Pattern[str] | None] = {}
+    out: dict[str, re.Pattern[str] | None] = {}
+    for ch in _LETTERS:
+        keep = tuple(i for i, (f, nullable) in enumerate(firsts) if f is None or nullable or ch in f)
+        if keep not in compiled:
+            compiled[keep] = _alternation([(i, patterns[i]) for i in keep]) if keep else None
+        out[ch] = compiled[keep]
+    return out
+
+
+def _first_chars(items) -> tuple[frozenset[str] | None, bool]:  # noqa: ANN001, C901 - a parsed regex (re._parser)
+    """(ASCII characters a match of this parsed sequence can start with, whether it can match empty).
+
+    None means "any character": wherever the analysis is unsure (non-ASCII literals, which case folding may
+    match to ASCII letters; negations; backreferences; nodes it does not know), so the set is never too small.
+    Letters count in both cases (the predicate lexicon ignores case).
+    """
+    from re import _constants as sre
+
+    first: set[str] = set()
+    for op, av in items:
+        nullable = False
+        if op is sre.LITERAL:
+            if av >= 128:
+                return None, False
+            chars: frozenset[str] | None = frozenset({chr(av), chr(av).lower(), chr(av).upper()})
+        elif op is sre.IN:
+            acc: set[str] = set()
+            for cop, cav in av:
+                if cop is sre.LITERAL and cav < 128:
+                    acc |= {chr(cav), chr(cav).lower(), chr(cav).upper()}
+                elif cop is sre.RANGE and cav[1] < 128:
+                    acc |= {x for c in map(chr, range(cav[0], cav[1] + 1)) for x in (c, c.lower(), c.upper())}
+                elif cop is sre.CATEGORY and str(cav) in _ASCII_CLASSES:
+                    acc |= _ASCII_CLASSES[str(cav)]
+                else:
+                    return None, False
+            chars = frozenset(acc)
+        elif op in (sre.AT, sre.ASSERT, sre.ASSERT_NOT):
+            chars, nullable = frozenset(), True  # zero-width: the next item consumes the first character
+        elif op is sre.SUBPATTERN:
+            chars, nullable = _first_chars(av[-1])
+        elif op is sre.ATOMIC_GROUP:
+            chars, nullable = _first_chars(av)
+        elif op is sre.BRANCH:
+            parts = [_first_chars(b) for b in av[1]]
+            if any(c is None for c, _ in parts):
+                return None, False
+            chars, nullable = frozenset().union(*(c for c, _ in parts)), any(n for _, n in parts)
+        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
+            chars, nullable = _first_chars(av[2])
+            nullable = nullable or av[0] == 0
+        else:
+            return None, False
+        if chars is None:
+            return None, False
+        first |= chars
+        if not nullable:
+            return frozenset(first), False
+    return frozenset(first), True
 
 
 def _matches(lex: Lexicon, text: str, a: int, b: int, reach: int) -> Iterator[re.Match[str]]:
@@ -142,7 +242,8 @@ def _matches(lex: Lexicon, text: str, a: int, b: int, reach: int) -> Iterator[re
         for w in _WORD.finditer(text, max(lo, last), hi):
             if w.start() < last:
                 continue
-            m = lex.master.match(text, w.start(), hi)
+            rx = lex.by_letter.get(text[w.start()], lex.master) if lex.by_letter else lex.master
+            m = rx.match(text, w.start(), hi) if rx is not None else None
             if m:
                 last = m.end()
                 yield m
