@@ -216,7 +216,13 @@ class DocContext:
         """Lowercase letter runs of sentence ``si`` (computed once): lets an extractor skip sentences that
         hold none of its trigger words before running its patterns."""
         if self._words is None:
-            self._words = [frozenset(_LETTERS.findall(self.text[s.start : s.end].lower())) for s in self.layout.sentences]
+            lowered = self.text.lower()
+            if len(lowered) == len(self.text):
+                # each character lowered to one: offsets still match, and a lowercase ASCII letter (all the
+                # pattern reads) comes out the same whether the text is lowered whole or sentence by sentence
+                self._words = [frozenset(_LETTERS.findall(lowered, s.start, s.end)) for s in self.layout.sentences]
+            else:
+                self._words = [frozenset(_LETTERS.findall(self.text[s.start : s.end].lower())) for s in self.layout.sentences]
         return self._words[si]
 
     # -- time -----------------------------------------------------------------------------

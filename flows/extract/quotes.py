@@ -23,6 +23,7 @@ from flows.records import CLAIM_TIME_FIELDS, Claim
 from flows.rules import load_table
 from flows.settings import ExtractSettings
 
+_NOT_NEWLINE = re.compile(r"[^\n]")
 _MARKS = re.compile(r"[\"\u201c\u201d]+")
 _OPEN_ONLY = "\u201c"
 _LOWER_WORD = re.compile(r"[a-z]+")
@@ -294,9 +295,7 @@ def _mask(text: str, quotes: list[Quote]) -> str:
     chars = list(text)
     for q in quotes:
         for x, y in q.parts:
-            for k in range(x, y):
-                if chars[k] != "\n":
-                    chars[k] = " "
+            chars[x:y] = _NOT_NEWLINE.sub(" ", text[x:y])  # blank every character of the part but line breaks
     return "".join(chars)
 
 
