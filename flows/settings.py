@@ -88,6 +88,7 @@ class DespinSettings:
     lm_smoothing: float = 2.0  # pseudo-count pulling reference bigrams towards wordfreq unigrams
     lm_veto_margin: float = 2.0  # natural-log margin by which a swap may lower the text's likelihood
     lm_penalty: float = 0.2  # taken off a table edit the context model finds less likely than the text
+    reference_cache_size: int = 1024  # reference texts whose analysis a process keeps for later batches (~40 KB each)
 
 
 @dataclass(frozen=True)

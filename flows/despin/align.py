@@ -11,32 +11,93 @@ short windows.
 
 from __future__ import annotations
 
-from collections import defaultdict
+import sys
+from array import array
+from collections import OrderedDict, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+from operator import attrgetter
+from typing import NamedTuple
 
 from flows.despin.detect import Token, tokenize
 from flows.settings import DespinSettings
 
+_LOWER, _START, _END = attrgetter("lower"), attrgetter("start"), attrgetter("end")
+
+
+class _Analysis(NamedTuple):
+    """What repair reads of a reference text: its words, their offsets and its capitalised runs."""
+
+    low: tuple[str, ...]  # lower forms of the word tokens
+    starts: array  # character offsets of the word tokens
+    ends: array
+    runs: tuple[tuple[str, str, str], ...]  # two-word capitalised runs: (first lower, first, last), in order
+    long_runs: frozenset[tuple[str, ...]]  # capitalised runs of three words or more
+
+
+def _analyse(toks: Sequence[Token]) -> _Analysis:
+    words = [t for t in toks if t.is_word]
+    runs: list[tuple[str, str, str]] = []
+    long: set[tuple[str, ...]] = set()
+    run: list[Token] = []
+    for t in [*words, None]:
+        cap = t is not None and t.text[:1].isupper() and not t.text.isupper()
+        if cap and run and t.start - run[-1].end == 1:  # type: ignore[union-attr]
+            run.append(t)  # type: ignore[arg-type]
+            continue
+        if len(run) == 2:
+            runs.append((run[0].lower, run[0].text, run[1].text))
+        elif len(run) >= 3:
+            long.add(tuple(x.text for x in run))
+        run = [t] if cap else []  # type: ignore[list-item]
+    # interned: the same words recur across references, so the cache holds each once
+    low = tuple(map(sys.intern, map(_LOWER, words)))
+    return _Analysis(low, array("l", map(_START, words)), array("l", map(_END, words)), tuple(runs), frozenset(long))
+
+
+# Reference texts are analysed once per process, not once per batch: a clean text is shipped as a
+# reference with batch after batch, and pool workers live for the whole run. Keyed by the text
+# itself (equal texts have equal analyses) and bounded by DespinSettings.reference_cache_size,
+# least recently used out first.
+_CACHE: OrderedDict[str, _Analysis] = OrderedDict()
+
+
+def _cached(text: str, size: int) -> _Analysis:
+    got = _CACHE.get(text)
+    if got is not None:
+        _CACHE.move_to_end(text)
+        return got
+    got = _analyse(tokenize(text)[0])
+    _CACHE[text] = got
+    while len(_CACHE) > size:
+        _CACHE.popitem(last=False)
+    return got
+
 
 @dataclass(frozen=True)
 class Reference:
-    """A clean text used as evidence, tokenized once."""
+    """A clean text used as evidence, tokenized once: its words, their offsets and capitalised runs."""
 
     ref_id: str
     text: str
-    tokens: tuple[Token, ...]
-    words: tuple[int, ...]  # indexes of word tokens
     low: tuple[str, ...]  # lower forms of the word tokens
+    starts: array  # character offsets of the word tokens
+    ends: array
+    runs: tuple[tuple[str, str, str], ...]  # two-word capitalised runs (first lower, first, last), in order
+    long_runs: frozenset[tuple[str, ...]]  # capitalised runs of three words or more
 
     @staticmethod
-    def of(ref_id: str, text: str, toks: Sequence[Token] | None = None) -> Reference:
-        """A reference from a text, or from its tokens when the caller has them already."""
-        if toks is None:
-            toks, _ = tokenize(text)
-        words = tuple(k for k, t in enumerate(toks) if t.is_word)
-        return Reference(ref_id, text, tuple(toks), words, tuple(toks[k].lower for k in words))
+    def of(ref_id: str, text: str, toks: Sequence[Token] | None = None, cache_size: int = 0) -> Reference:
+        """A reference from a text, or from its tokens when the caller has them already; a text's
+        analysis is kept for the next call when ``cache_size`` > 0."""
+        if toks is not None:
+            a = _analyse(toks)
+        elif cache_size > 0:
+            a = _cached(text, cache_size)
+        else:
+            a = _analyse(tokenize(text)[0])
+        return Reference(ref_id, text, *a)
 
 
 class ReferenceIndex:
@@ -57,9 +118,8 @@ class ReferenceIndex:
         self.n = n
         index: dict[tuple[str, ...], list[tuple[int, int]]] = defaultdict(list)
         for r, ref in enumerate(self.refs):
-            low = ref.low
-            for p in range(len(low) - n + 1):
-                gram = low[p : p + n]
+            grams = zip(*(ref.low[k:] for k in range(n)), strict=False)  # the n-gram at each position, built in C
+            for p, gram in enumerate(grams):
                 if wanted is None or gram in wanted:
                     index[gram].append((r, p))
         # an n-gram in many references is too common to say that a passage was copied
@@ -161,7 +221,7 @@ def align(
                 if not (after and after[0] == "equal" and after[2] - after[1] >= flank):
                     continue
                 di, dj = words[p0 + i1], words[p0 + i2 - 1] + 1
-                rs, re_ = ref.tokens[ref.words[b0 + j1]].start, ref.tokens[ref.words[b0 + j2 - 1]].end
+                rs, re_ = ref.starts[b0 + j1], ref.ends[b0 + j2 - 1]
                 garbled_text = " ".join(low[p0 + i1 : p0 + i2])
                 replacement = ref.text[rs:re_]
                 if SequenceMatcher(None, _squeeze(garbled_text), _squeeze(replacement)).ratio() >= settings.align_variant_ratio:

@@ -69,14 +69,14 @@ def tokenize(text: str) -> tuple[list[Token], list[Sentence]]:
     texts = pieces[1::2]
     cum = list(accumulate(map(len, pieces)))
     starts, ends = cum[0::2][: len(texts)], cum[1::2]
-    low = text.lower().translate(_APOS)
+    low = text.lower().replace("’", "'").replace('"', "'")  # _APOS, as two C-level replaces
     if len(low) == len(text):
         lows = list(map(low.__getitem__, map(slice, starts, ends)))
     else:  # lower-casing changed the length (a dotted capital I): fold token by token
         lows = [t.lower().translate(_APOS) for t in texts]
     is_word = list(map(str.isalnum, map(itemgetter(0), texts)))
     if "~" in text:
-        for k in [k for k, t in enumerate(texts) if t == "~"]:
+        for k in list(compress(range(len(texts)), map("~".__eq__, texts))):
             is_word[k] = True
     bounds = [m.end() for m in _SENT_END.finditer(text)]
     # bounds after the last token close nothing
@@ -208,11 +208,26 @@ def _clause_words(clauses: tuple[Clause, ...], key: str) -> frozenset[str] | Non
     return None
 
 
+class _Plan(NamedTuple):
+    """An entry with what match_table tests first, worked out once per table instead of per token."""
+
+    entry: Entry
+    n: int  # words in the garbled form
+    second: str | None  # its second word
+    next_words: frozenset[str] | None
+    prev_words: frozenset[str] | None
+
+
 @dataclass(frozen=True)
 class Table:
     entries: tuple[Entry, ...]
     by_first: dict[str, tuple[Entry, ...]]
     splices: tuple[Entry, ...]
+    plans: dict[str, tuple[_Plan, ...]]  # by_first's entries as plans
+
+
+def _plan(e: Entry) -> _Plan:
+    return _Plan(e, len(e.garbled), e.garbled[1] if len(e.garbled) > 1 else None, e.next_words, e.prev_words)
 
 
 _FLAGS = {"lower", "cap", "caps", "noquote", "midsent", "question"}
@@ -284,7 +299,8 @@ def load_table(substitutions: str, wordclasses: str) -> Table:
         if e.family != "splice":
             by_first.setdefault(e.garbled[0], []).append(e)
     ordered = {k: tuple(sorted(v, key=lambda e: -len(e.garbled))) for k, v in by_first.items()}
-    return Table(tuple(entries), ordered, tuple(e for e in entries if e.family == "splice"))
+    plans = {k: tuple(map(_plan, v)) for k, v in ordered.items()}
+    return Table(tuple(entries), ordered, tuple(e for e in entries if e.family == "splice"), plans)
 
 
 def table_for(settings: DespinSettings) -> Table:
@@ -351,24 +367,23 @@ def match_table(table: Table, tokens: list[Token], sentences: list[Sentence]) ->
     """Every table entry that matches with its condition holding (longest entry first per position)."""
     # index filters below run as C-level map/compress chains: they visit every token of every document
     words = list(compress(range(len(tokens)), map(_IS_WORD, tokens)))
-    by_first = table.by_first
+    plans = table.plans
+    n_words, n_tokens = len(words), len(tokens)
     out: list[Match] = []
     free = 0  # the first word position not inside an earlier match
-    for w in compress(range(len(words)), map(by_first.__contains__, map(_LOWER, map(tokens.__getitem__, words)))):
+    for w in compress(range(n_words), map(plans.__contains__, map(_LOWER, map(tokens.__getitem__, words)))):
         if w < free:
             continue
-        for e in by_first[tokens[words[w]].lower]:
-            n = len(e.garbled)
-            if w + n > len(words):
+        for e, n, second, next_words, prev_words in plans[tokens[words[w]].lower]:
+            if w + n > n_words:
                 continue
-            if n > 1 and tokens[words[w + 1]].lower != e.garbled[1]:
+            if second is not None and tokens[words[w + 1]].lower != second:
                 continue  # cheap test of the second word first: most "and"s are not "and also"
-            allowed = e.next_words
-            if allowed is not None:
+            if next_words is not None:
                 after = words[w + n - 1] + 1
-                if after >= len(tokens) or tokens[after].lower not in allowed:
+                if after >= n_tokens or tokens[after].lower not in next_words:
                     continue  # the next word the entry needs is not there: most "the"s are not "the their"
-            allowed = e.prev_words
+            allowed = prev_words
             if allowed is not None:
                 before = words[w] - 1
                 if before < 0 or tokens[before].lower not in allowed:
@@ -415,9 +430,15 @@ def name_pairs(tokens: Sequence[Token], max_first_zipf: float, max_last_zipf: fl
     return out
 
 
+@lru_cache(maxsize=65_536)
+def _fold(word: str) -> str:
+    # cached: repair asks about every name pair of its references, document after document
+    return word.lower().translate(_APOS)
+
+
 def name_case_slips(tokens: Sequence[Token], pairs: set[tuple[str, str]]) -> list[int]:
     """Indexes of first names written lower-case before their surname ("john Krasinski")."""
-    firsts = {a.lower().translate(_APOS) for a, _ in pairs}
+    firsts = set(map(_fold, {a for a, _ in pairs}))
     out = []
     for k in compress(range(len(tokens)), map(firsts.__contains__, map(_LOWER, tokens))):
         if k + 1 == len(tokens):

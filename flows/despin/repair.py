@@ -16,6 +16,7 @@ backed off to wordfreq picks among alternatives and vetoes swaps that make the t
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from collections import Counter
@@ -28,7 +29,6 @@ from flows.despin.align import Reference, ReferenceIndex, align
 from flows.despin.detect import (
     APOSTROPHE_DAMAGE,
     Match,
-    Sentence,
     Token,
     load_table,
     name_case_slips,
@@ -108,9 +108,11 @@ _WORD_AFTER = re.compile(r"[ \u00a0]+([^\W\d_]+)")
 def _in_title_run(text: str, start: int, end: int, settings: DespinSettings) -> bool:
     """Whether a span sits inside a title written in title case ("Reasons To _ Happy"): the word
     before is a capitalised function word in mid-sentence and the word after is capitalised."""
-    before = _WORD_BEFORE.search(text, max(0, start - settings.title_context_chars), start)
     after = _WORD_AFTER.match(text, end, end + settings.title_context_chars)
-    if before is None or after is None or _sentence_initial(text, before.start()):
+    if after is None or not after.group(1)[0].isupper():
+        return False  # tested first: an anchored match, where the search before scans its window
+    before = _WORD_BEFORE.search(text, max(0, start - settings.title_context_chars), start)
+    if before is None or _sentence_initial(text, before.start()):
         return False
     word = before.group(1)
     return word[0].isupper() and word.lower() in _function_words(settings) and after.group(1)[0].isupper()
@@ -178,6 +180,9 @@ def _table_candidates(
     return out
 
 
+_QUOTE_OR_BREAK = re.compile("[\n\"“”‘’']")
+
+
 def _apostrophe_candidates(text: str, settings: DespinSettings) -> list[Candidate]:
     """Single quotes the spinner turned into double quotes: in contractions, nested quotes, possessives."""
     damaged = {a.start() for a in APOSTROPHE_DAMAGE.finditer(text)}
@@ -187,10 +192,12 @@ def _apostrophe_candidates(text: str, settings: DespinSettings) -> list[Candidat
         for k in sorted(damaged)
     ]
     depth = 0
-    for k, ch in enumerate(text):
+    for m in _QUOTE_OR_BREAK.finditer(text):  # every other character leaves the state alone
+        k, ch = m.start(), m.group()
         if ch == "\n":
             depth = 0
-        if ch not in "\"“”‘’'" or k in damaged:
+            continue
+        if k in damaged:
             continue
         before = text[k - 1] if k else " "
         after = text[k + 1] if k + 1 < len(text) else " "
@@ -277,23 +284,10 @@ def _classes(wordclasses: str, names: tuple[str, ...]) -> frozenset[str]:
     return frozenset(w.lower() for r in load_rule_table(wordclasses) if r["class"] in names for w in r["words"].split())
 
 
-def _name_runs(ref: Reference, function_words: frozenset[str]) -> tuple[Counter[tuple[str, str]], set[tuple[str, ...]]]:
+def _name_runs(ref: Reference, function_words: frozenset[str]) -> tuple[Counter[tuple[str, str]], frozenset[tuple[str, ...]]]:
     """Two-word capitalised runs (with counts) and longer ones in a text."""
-    pairs: Counter[tuple[str, str]] = Counter()
-    long: set[tuple[str, ...]] = set()
-    toks = [ref.tokens[k] for k in ref.words]
-    run: list[Token] = []
-    for t in [*toks, None]:
-        cap = t is not None and t.text[:1].isupper() and not t.text.isupper()
-        if cap and run and t.start - run[-1].end == 1:  # type: ignore[union-attr]
-            run.append(t)  # type: ignore[arg-type]
-            continue
-        if len(run) == 2 and run[0].lower not in function_words:
-            pairs[(run[0].text, run[1].text)] += 1
-        elif len(run) >= 3:
-            long.add(tuple(x.text for x in run))
-        run = [t] if cap else []  # type: ignore[list-item]
-    return pairs, long
+    pairs = Counter((first, last) for low, first, last in ref.runs if low not in function_words)
+    return pairs, ref.long_runs
 
 
 _LOWER_WORD = re.compile(r"(?<![\w'’-])[^\W\d_A-Z]+(?![\w'’-])")
@@ -652,7 +646,8 @@ def _repair_one(
 ) -> records.RepairedDocument:
     text = doc.clean_text
     tokens, sentences, matches, sig, score, sent_scores = analysed
-    busy = Counter(_sentence_of(sentences, s.start) for s in sig)
+    starts = [s.start for s in sentences]
+    busy = Counter(_sentence_of(starts, s.start) for s in sig)
     busy_sentences = {k for k, n in busy.items() if n >= 2}
     cands = _table_candidates(text, tokens, matches, busy_sentences, model, settings)
     cands += _apostrophe_candidates(text, settings)
@@ -695,15 +690,9 @@ def _repair_one(
     return records.RepairedDocument(doc, normalized, mapping, score, True, edits, sent_scores)
 
 
-def _sentence_of(sentences: list[Sentence], pos: int) -> int:
-    lo, hi = 0, len(sentences) - 1
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if sentences[mid].start <= pos:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
+def _sentence_of(starts: list[int], pos: int) -> int:
+    """The last sentence starting at or before ``pos`` (the first one if none does), by sentence starts."""
+    return max(0, bisect.bisect_right(starts, pos) - 1)
 
 
 def _analyse(text: str, settings: DespinSettings) -> tuple:
@@ -735,11 +724,11 @@ def repair_documents(
             analysed[k] = _analyse(docs[k].clean_text, settings)
     # built once per batch: every spun document is aligned against the same references
     refs = [
-        Reference.of(d.doc.doc_id, d.clean_text, a[0] if a is not None else None)
+        Reference.of(d.doc.doc_id, d.clean_text, a[0] if a is not None else None, settings.reference_cache_size)
         for k, (d, a) in enumerate(zip(docs, analysed, strict=True))
         if k not in spun
     ]
-    refs += [Reference.of(f"reference:{k}", t) for k, t in enumerate(references)]
+    refs += [Reference.of(f"reference:{k}", t, None, settings.reference_cache_size) for k, t in enumerate(references)]
     function_words = _function_words(settings)
     model = BigramModel(refs, settings.lm_smoothing)
     names = Names.of(refs, function_words)
