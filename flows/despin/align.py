@@ -11,19 +11,25 @@ short windows.
 
 from __future__ import annotations
 
+import bisect
+import operator
+import re
 import sys
 from array import array
 from collections import OrderedDict, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
-from operator import attrgetter
+from itertools import compress
+from operator import attrgetter, itemgetter
 from typing import NamedTuple
 
 from flows.despin.detect import Token, tokenize
 from flows.settings import DespinSettings
 
-_LOWER, _START, _END = attrgetter("lower"), attrgetter("start"), attrgetter("end")
+_LOWER, _START, _END, _TEXT = attrgetter("lower"), attrgetter("start"), attrgetter("end"), attrgetter("text")
+_FIRST = itemgetter(0)
+_QUOTE_MARKS = frozenset("\"“”")
 
 
 class _Analysis(NamedTuple):
@@ -34,26 +40,48 @@ class _Analysis(NamedTuple):
     ends: array
     runs: tuple[tuple[str, str, str], ...]  # two-word capitalised runs: (first lower, first, last), in order
     long_runs: frozenset[tuple[str, ...]]  # capitalised runs of three words or more
+    lower_words: tuple[str, ...]  # the words the text writes all lower-case, once each
 
 
-def _analyse(toks: Sequence[Token]) -> _Analysis:
+_LOWER_WORD = re.compile(r"(?<![\w'’-])[^\W\d_A-Z]+(?![\w'’-])")
+
+
+def _analyse(text: str, toks: Sequence[Token]) -> _Analysis:
     words = [t for t in toks if t.is_word]
+    runs, long = capitalised_runs(words)
+    # interned: the same words recur across references, so the cache holds each once
+    low = tuple(map(sys.intern, map(_LOWER, words)))
+    lower_words = tuple(dict.fromkeys(map(sys.intern, filter(str.islower, _LOWER_WORD.findall(text)))))
+    return _Analysis(low, array("l", map(_START, words)), array("l", map(_END, words)), runs, long, lower_words)
+
+
+def capitalised_runs(words: Sequence[Token]) -> tuple[tuple[tuple[str, str, str], ...], frozenset[tuple[str, ...]]]:
+    """Runs of capitalised words one space apart in a text's word tokens: the two-word ones as
+    (first lower, first, last) in order, and the set of longer ones."""
     runs: list[tuple[str, str, str]] = []
     long: set[tuple[str, ...]] = set()
-    run: list[Token] = []
-    for t in [*words, None]:
-        cap = t is not None and t.text[:1].isupper() and not t.text.isupper()
-        if cap and run and t.start - run[-1].end == 1:  # type: ignore[union-attr]
-            run.append(t)  # type: ignore[arg-type]
-            continue
+
+    def close(run: list[Token]) -> None:
         if len(run) == 2:
             runs.append((run[0].lower, run[0].text, run[1].text))
         elif len(run) >= 3:
             long.add(tuple(x.text for x in run))
-        run = [t] if cap else []  # type: ignore[list-item]
-    # interned: the same words recur across references, so the cache holds each once
-    low = tuple(map(sys.intern, map(_LOWER, words)))
-    return _Analysis(low, array("l", map(_START, words)), array("l", map(_END, words)), tuple(runs), frozenset(long))
+
+    # capitalised, not all capitals ("Emily", not "NBC"): first letter upper and not the whole word
+    texts = list(map(_TEXT, words))
+    caps = map(operator.gt, map(str.isupper, map(_FIRST, texts)), map(str.isupper, texts))
+    run: list[Token] = []
+    last = -2
+    for i in compress(range(len(words)), caps):
+        t = words[i]
+        if run and i == last + 1 and t.start - run[-1].end == 1:
+            run.append(t)  # the next word, capitalised, one space on
+        else:
+            close(run)
+            run = [t]
+        last = i
+    close(run)
+    return tuple(runs), frozenset(long)
 
 
 # Reference texts are analysed once per process, not once per batch: a clean text is shipped as a
@@ -68,7 +96,7 @@ def _cached(text: str, size: int) -> _Analysis:
     if got is not None:
         _CACHE.move_to_end(text)
         return got
-    got = _analyse(tokenize(text)[0])
+    got = _analyse(text, tokenize(text)[0])
     _CACHE[text] = got
     while len(_CACHE) > size:
         _CACHE.popitem(last=False)
@@ -86,18 +114,26 @@ class Reference:
     ends: array
     runs: tuple[tuple[str, str, str], ...]  # two-word capitalised runs (first lower, first, last), in order
     long_runs: frozenset[tuple[str, ...]]  # capitalised runs of three words or more
+    lower_words: tuple[str, ...]  # the words the text writes all lower-case, once each
 
     @staticmethod
     def of(ref_id: str, text: str, toks: Sequence[Token] | None = None, cache_size: int = 0) -> Reference:
         """A reference from a text, or from its tokens when the caller has them already; a text's
         analysis is kept for the next call when ``cache_size`` > 0."""
         if toks is not None:
-            a = _analyse(toks)
+            a = _analyse(text, toks)
         elif cache_size > 0:
             a = _cached(text, cache_size)
         else:
-            a = _analyse(tokenize(text)[0])
+            a = _analyse(text, tokenize(text)[0])
         return Reference(ref_id, text, *a)
+
+
+def _ngrams(low: tuple[str, ...], n: int) -> list[tuple[str, ...]]:
+    """The word n-gram at each position of ``low``."""
+    if n < 1:
+        return [low[p : p + n] for p in range(len(low) - n + 1)]
+    return list(zip(*(low[k:] for k in range(n)), strict=False))  # built in C
 
 
 class ReferenceIndex:
@@ -106,8 +142,7 @@ class ReferenceIndex:
     @staticmethod
     def grams(tokens: Sequence[Token], n: int) -> set[tuple[str, ...]]:
         """The word n-grams of a token list (what ``wanted`` takes)."""
-        low = tuple(t.lower for t in tokens if t.is_word)
-        return {low[p : p + n] for p in range(len(low) - n + 1)}
+        return set(_ngrams(tuple(t.lower for t in tokens if t.is_word), n))
 
     def __init__(
         self, refs: Sequence[Reference], n: int, max_df: int, wanted: set[tuple[str, ...]] | None = None
@@ -118,16 +153,15 @@ class ReferenceIndex:
         self.n = n
         index: dict[tuple[str, ...], list[tuple[int, int]]] = defaultdict(list)
         for r, ref in enumerate(self.refs):
-            grams = zip(*(ref.low[k:] for k in range(n)), strict=False)  # the n-gram at each position, built in C
-            for p, gram in enumerate(grams):
-                if wanted is None or gram in wanted:
-                    index[gram].append((r, p))
+            grams = _ngrams(ref.low, n)
+            at = range(len(grams)) if wanted is None else compress(range(len(grams)), map(wanted.__contains__, grams))
+            for p in at:
+                index[grams[p]].append((r, p))
         # an n-gram in many references is too common to say that a passage was copied
         self.index = {g: hits for g, hits in index.items() if len(hits) <= max_df or len({r for r, _ in hits}) <= max_df}
 
 
-@dataclass(frozen=True)
-class AlignedEdit:
+class AlignedEdit(NamedTuple):
     """Replace doc tokens ``[i, j)`` (indexes into the doc's token list) with a reference's wording."""
 
     i: int
@@ -141,8 +175,7 @@ class AlignedEdit:
     ratio: float
 
 
-@dataclass(frozen=True)
-class LearnedSub:
+class LearnedSub(NamedTuple):
     """A one-word swap seen in an alignment, with the word that followed it there."""
 
     garbled: str
@@ -157,18 +190,26 @@ def _squeeze(s: str) -> str:
 
 def _passages(tokens: Sequence[Token], words: list[int], quotes_only: bool, min_len: int) -> list[tuple[int, int]]:
     """Runs of word positions (into ``words``) that form one quotation, or one sentence."""
+    n = len(words)
+    if not n:
+        return []
+    quoted = [tokens[k].in_quote for k in words]
+    # word positions w where a passage ends before word w: the quotation state changes ...
+    ends = set(compress(range(1, n), map(operator.ne, quoted, quoted[1:])))
+    if quotes_only:
+        # ... or a quote mark stands between words w - 1 and w (a quotation ends there)
+        for q in compress(range(len(tokens)), map(_QUOTE_MARKS.__contains__, map(_TEXT, tokens))):
+            w = bisect.bisect_right(words, q)
+            if 0 < w < n:
+                ends.add(w)
+    else:
+        # ... or a sentence ends
+        sent = [tokens[k].sentence for k in words]
+        ends.update(compress(range(1, n), map(operator.ne, sent, sent[1:])))
     out = []
     start = 0
-    for w in range(1, len(words) + 1):
-        if w < len(words):
-            a, b = tokens[words[w - 1]], tokens[words[w]]
-            same = a.in_quote == b.in_quote and a.sentence == b.sentence if not quotes_only else a.in_quote == b.in_quote
-            # a quotation ends where any quote mark stands between two words
-            if same and quotes_only and any(not tokens[k].is_word and tokens[k].text in "\"“”" for k in range(words[w - 1], words[w])):
-                same = False
-            if same:
-                continue
-        if w - start >= min_len and (not quotes_only or tokens[words[start]].in_quote):
+    for w in [*sorted(ends), n]:
+        if w - start >= min_len and (not quotes_only or quoted[start]):
             out.append((start, w))
         start = w
     return out

@@ -312,8 +312,7 @@ def table_for(settings: DespinSettings) -> Table:
 # matching
 
 
-@dataclass(frozen=True)
-class Match:
+class Match(NamedTuple):
     """A table entry whose garbled form occurs at tokens ``[i, j)`` and whose condition holds."""
 
     entry: Entry
@@ -404,8 +403,9 @@ def match_table(table: Table, tokens: list[Token], sentences: list[Sentence]) ->
 # signals and scores
 
 
-@dataclass(frozen=True)
-class Signal:
+class Signal(NamedTuple):
+    """One piece of spin evidence (a named tuple: a spun document has hundreds)."""
+
     start: int
     end: int
     kind: str  # signature | swap | nonword | case | apostrophe

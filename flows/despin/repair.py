@@ -18,14 +18,17 @@ from __future__ import annotations
 
 import bisect
 import math
+import operator
 import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import compress
+from typing import NamedTuple
 
 from flows import records
-from flows.despin.align import Reference, ReferenceIndex, align
+from flows.despin.align import Reference, ReferenceIndex, align, capitalised_runs
 from flows.despin.detect import (
     APOSTROPHE_DAMAGE,
     Match,
@@ -41,11 +44,13 @@ from flows.despin.detect import (
 from flows.rules import load_table as load_rule_table
 from flows.settings import DespinSettings
 
+_TEXT, _LOWER, _FIRST = operator.attrgetter("text"), operator.attrgetter("lower"), operator.itemgetter(0)
 _PRIORITY = {"align": 4, "entity": 4, "table": 3, "learned": 2, "case": 1, "apostrophe": 1, "splice": 1}
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
+    """A proposed edit. A named tuple, not a dataclass: a spun document has hundreds and they are cheaper to build."""
+
     start: int
     end: int
     replacement: str
@@ -66,6 +71,8 @@ class BigramModel:
         self.uni: Counter[str] = Counter()
         self.bi: Counter[tuple[str, str]] = Counter()
         self.k = smoothing
+        # one batch scores the same few words around the same swaps document after document
+        self._memo: dict[tuple[str, ...], float] = {}
         for ref in refs:
             low = ref.low
             self.uni.update(low)
@@ -73,10 +80,15 @@ class BigramModel:
 
     def logp(self, words: Sequence[str]) -> float:
         """Natural-log probability of a word sequence under the smoothed bigram model."""
+        key = tuple(words)
+        got = self._memo.get(key)
+        if got is not None:
+            return got
         total = 0.0
         bi, uni, k = self.bi, self.uni, self.k
         for a, b in zip(words, words[1:], strict=False):
             total += math.log((bi.get((a, b), 0) + k * _p_uni(b)) / (uni.get(a, 0) + k))
+        self._memo[key] = total
         return total
 
 
@@ -129,15 +141,17 @@ def _title_line(text: str, start: int, settings: DespinSettings) -> bool:
     """Whether the line holding ``start`` is a headline: no final stop and mostly capitalised words."""
     lo = text.rfind("\n", 0, start) + 1
     hi = text.find("\n", start)
-    return _is_title(text[lo : hi if hi >= 0 else len(text)].strip(), settings)
+    line = text[lo : hi if hi >= 0 else len(text)].strip()
+    return _is_title(line, settings.title_min_word_len, settings.title_max_words, settings.title_cap_share)
 
 
+# keyed by the three thresholds, not the settings object: hashing a DespinSettings hashes all its fields
 @lru_cache(maxsize=4096)
-def _is_title(line: str, settings: DespinSettings) -> bool:
-    words = [w for w in line.split() if w[:1].isalpha() and len(w) >= settings.title_min_word_len]
-    if not words or line[-1:] in ".!:,\"”" or len(line.split()) > settings.title_max_words:
+def _is_title(line: str, min_word_len: int, max_words: int, cap_share: float) -> bool:
+    words = [w for w in line.split() if w[:1].isalpha() and len(w) >= min_word_len]
+    if not words or line[-1:] in ".!:,\"”" or len(line.split()) > max_words:
         return False
-    return sum(w[0].isupper() for w in words) >= settings.title_cap_share * len(words)
+    return sum(w[0].isupper() for w in words) >= cap_share * len(words)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -235,8 +249,10 @@ def _apostrophe_candidates(text: str, settings: DespinSettings) -> list[Candidat
 def _splice_candidates(text: str, tokens: list[Token], settings: DespinSettings) -> list[Candidate]:
     table = load_table(settings.substitutions, settings.wordclasses)
     out = []
-    for t in tokens:
-        if not (t.is_word and t.text.isalpha() and zipf(t.lower) <= settings.nonword_max_zipf):
+    # the frequency test depends on a token's lower form only, so it runs once per distinct one
+    rare = {x for x in set(map(_LOWER, tokens)) if zipf(x) <= settings.nonword_max_zipf}
+    for t in compress(tokens, map(rare.__contains__, map(_LOWER, tokens))):
+        if not (t.is_word and t.text.isalpha()):
             continue
         for e in table.splices:
             g = e.garbled[0]
@@ -290,9 +306,6 @@ def _name_runs(ref: Reference, function_words: frozenset[str]) -> tuple[Counter[
     return pairs, ref.long_runs
 
 
-_LOWER_WORD = re.compile(r"(?<![\w'’-])[^\W\d_A-Z]+(?![\w'’-])")
-
-
 class LowerCaseIndex:
     """Answers whether some reference writes a word all lower-case ("director", never "john");
     the set is built on the first question, so batches that never ask pay nothing."""
@@ -305,7 +318,7 @@ class LowerCaseIndex:
         if self._words is None:
             self._words = set()
             for r in self._refs:
-                self._words.update(w for w in _LOWER_WORD.findall(r.text) if w.islower())
+                self._words.update(r.lower_words)
         return word in self._words
 
 
@@ -319,6 +332,7 @@ class Names:
     lower_words: LowerCaseIndex | frozenset[str] = frozenset()  # words the references write in lower case
     ref_pairs: frozenset[tuple[str, str]] = frozenset()  # two-word names the references themselves write
     origin: str = "clean source"  # what the evidence of a repair cites
+    pairs: frozenset[tuple[str, str]] = frozenset()  # every (first, last) of by_last, worked out once
 
     @staticmethod
     def of(refs: Sequence[Reference], function_words: frozenset[str]) -> Names:
@@ -336,17 +350,19 @@ class Names:
             {k: frozenset(v) for k, v in by_first.items()},
             tuple(sorted(long)),
             LowerCaseIndex(refs),
-            frozenset((f, last) for last, fs in by_last.items() for f in fs),
+            ref_pairs := frozenset((f, last) for last, fs in by_last.items() for f in fs),
+            pairs=ref_pairs,
         )
 
-    def with_own(self, own: Reference, function_words: frozenset[str], settings: DespinSettings) -> Names:
-        """These names plus the two-word names the document itself writes most of the time.
+    def with_own(self, own: Sequence[Token], function_words: frozenset[str], settings: DespinSettings) -> Names:
+        """These names plus the two-word names the document (``own``: its tokens) itself writes most of the time.
 
         Without references the document is its own evidence: a spinner swaps a name part in some
         places only, so "John Krasinski" written many times outweighs "Man Krasinski" written once.
         A name the references know keeps the references' reading.
         """
-        pairs, _ = _name_runs(own, function_words)
+        runs, _ = capitalised_runs([t for t in own if t.is_word])
+        pairs = Counter((first, last) for low, first, last in runs if low not in function_words)
         by_last: dict[str, Counter[str]] = {}
         for (first, last), n in pairs.items():
             by_last.setdefault(last, Counter())[first] = n
@@ -368,6 +384,7 @@ class Names:
             self.lower_words,
             self.ref_pairs,
             "clean source or this text",
+            self.pairs | {(f, last) for last, fs in add_last.items() for f in fs},
         )
 
 
@@ -380,7 +397,13 @@ def _entity_candidates(
     words = [t for t in tokens if t.is_word]
     doc_pairs = name_pairs(tokens, settings.first_name_max_zipf, settings.surname_max_zipf)
     titles = _classes(settings.wordclasses, ("TITLE",))
-    for a, b, c in zip(words, words[1:], [*words[2:], None], strict=False):
+    texts = [t.text for t in words]
+    by_last, by_first = names.by_last, names.by_first
+    # only a pair with a known name part can propose anything: the others are skipped in C
+    known_part = map(operator.or_, map(by_first.__contains__, texts), map(by_last.__contains__, texts[1:]))
+    for k in compress(range(len(words) - 1), known_part):
+        a, b = words[k], words[k + 1]
+        c = words[k + 2] if k + 2 < len(words) else None
         adjacent = text[a.end : b.start] == " "
         # "Man Krasinski": a very common word before a surname that this text and a clean source
         # both give with one and the same first name
@@ -433,8 +456,9 @@ def _entity_candidates(
     by_first_tok: dict[str, list[tuple[str, ...]]] = {}
     for name in names.long:
         by_first_tok.setdefault(name[0], []).append(name)
-    for w, t in enumerate(words):
-        for name in by_first_tok.get(t.text, ()):
+    for w in compress(range(len(words)), map(by_first_tok.__contains__, texts)):
+        t = words[w]
+        for name in by_first_tok[t.text]:
             mid = len(name) - 2
             for size in (mid, mid + 1, mid - 1):
                 if size < 1 or w + size + 1 >= len(words):
@@ -480,24 +504,26 @@ def _entity_candidates(
                 )
                 break
     # lower-case names ("john Krasinski"): name pairs known from this text and the references
-    source_pairs = {(f, last) for last, fs in names.by_last.items() for f in fs}
-    known = doc_pairs | source_pairs
+    known = doc_pairs | names.pairs
     slips = name_case_slips(tokens, known)
     # "But john Knew your Love": a first name of this text written lower-case before any capitalised
     # word, when the text writes it capitalised far more often than lower-case
     firsts = {f for f, _ in doc_pairs}
     # capitalised in mid-sentence: a sentence-initial "Earlier Monday" does not make "Earlier" a name
+    capitalised = compress(range(1, len(words)), map(str.isupper, map(_FIRST, texts[1:])))
     cased = Counter(
-        t.text
-        for p, t in zip(words, words[1:], strict=False)
-        if t.text[:1].isupper() and p.sentence == t.sentence and t.start - p.end <= 2
+        words[i].text
+        for i in capitalised
+        if words[i - 1].sentence == words[i].sentence and words[i].start - words[i - 1].end <= 2
     )
-    cased.update(t.text for t in words if t.text.islower())
-    cased_all = Counter(t.text for t in words)
+    cased.update(filter(str.islower, texts))
+    cased_all = Counter(texts)
     before_surname = set(slips)
-    for k in range(len(tokens) - 1):
+    # the test below depends on a token's text first, so it runs once per distinct text
+    lower_firsts = {x for x in set(map(_TEXT, tokens)) if x.islower() and x.capitalize() in firsts}
+    for k in compress(range(len(tokens) - 1), map(lower_firsts.__contains__, map(_TEXT, tokens))):
         t, nxt = tokens[k], tokens[k + 1]
-        if t.is_word and t.text.islower() and t.text.capitalize() in firsts and nxt.is_word and nxt.text[:1].isupper():
+        if t.is_word and nxt.is_word and nxt.text[:1].isupper():
             slips.append(k)
     for k in sorted(set(slips)):
         t = tokens[k]
@@ -539,8 +565,13 @@ def _learned_candidates(
     """Reuse swaps taught by alignment (with the same following word) and name swaps (before a verb)."""
     out = []
     by_pair = {(s.garbled, s.next_word): s for s in learned_subs}
+    # only a word some swap or name was learned for can be repaired here: the others are skipped in C
+    keys = {g for g, _ in by_pair} | learned_words.keys()
+    if not keys:
+        return out
     words = [k for k, t in enumerate(tokens) if t.is_word]
-    for w, k in enumerate(words):
+    for w in compress(range(len(words)), map(keys.__contains__, map(_LOWER, map(tokens.__getitem__, words)))):
+        k = words[w]
         t = tokens[k]
         nxt = tokens[words[w + 1]].lower if w + 1 < len(words) else ""
         sub = by_pair.get((t.lower, nxt))
@@ -652,7 +683,7 @@ def _repair_one(
     cands = _table_candidates(text, tokens, matches, busy_sentences, model, settings)
     cands += _apostrophe_candidates(text, settings)
     cands += _splice_candidates(text, tokens, settings)
-    own = names.with_own(Reference.of(doc.doc.doc_id, text, tokens), function_words, settings)
+    own = names.with_own(tokens, function_words, settings)
     ent, learned_words = _entity_candidates(text, tokens, own, function_words, settings)
     cands += ent
     aligned, learned_subs = align(tokens, refs, settings, exclude=doc.doc.doc_id)
