@@ -139,16 +139,11 @@ def _ngrams(low: tuple[str, ...], n: int) -> list[tuple[str, ...]]:
 class ReferenceIndex:
     """Word n-grams of all references of a batch, built once and shared by every document."""
 
-    @staticmethod
-    def grams(tokens: Sequence[Token], n: int) -> set[tuple[str, ...]]:
-        """The word n-grams of a token list (what ``wanted`` takes)."""
-        return set(_ngrams(tuple(t.lower for t in tokens if t.is_word), n))
-
     def __init__(
         self, refs: Sequence[Reference], n: int, max_df: int, wanted: set[tuple[str, ...]] | None = None
     ) -> None:
-        """Index the references' word n-grams; with ``wanted`` (the n-grams of the documents to be
-        aligned) only those, which is all a lookup can hit and far fewer."""
+        """Index the references' word n-grams; with ``wanted`` (the ``passage_grams`` of the documents
+        to be aligned) only those, which is all a lookup can hit and far fewer."""
         self.refs = list(refs)
         self.n = n
         index: dict[tuple[str, ...], list[tuple[int, int]]] = defaultdict(list)
@@ -212,6 +207,17 @@ def _passages(tokens: Sequence[Token], words: list[int], quotes_only: bool, min_
         if w - start >= min_len and (not quotes_only or quoted[start]):
             out.append((start, w))
         start = w
+    return out
+
+
+def passage_grams(tokens: Sequence[Token], settings: DespinSettings) -> set[tuple[str, ...]]:
+    """The word n-grams ``align`` can look up for a document (those inside its passages): what
+    ``ReferenceIndex`` takes as ``wanted``."""
+    words = [k for k, t in enumerate(tokens) if t.is_word]
+    low = tuple(tokens[k].lower for k in words)
+    out: set[tuple[str, ...]] = set()
+    for p0, p1 in _passages(tokens, words, settings.align_quotes_only, settings.align_min_passage):
+        out.update(_ngrams(low[p0:p1], settings.align_ngram))
     return out
 
 

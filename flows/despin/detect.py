@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import operator
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,7 +35,9 @@ _QUOTE_CHARS = "\"“”"
 _QUOTE_SET = frozenset(_QUOTE_CHARS)
 _APOS = str.maketrans({"’": "'", '"': "'"})
 # An apostrophe the spinner wrote as a double quote: a letter, the quote, a contraction ending.
-APOSTROPHE_DAMAGE = re.compile(r"(?<=[^\W\d_])\"(?=(?:s|t|re|ve|ll|d|m)\b)")
+# The quote comes first in the pattern so the regex engine scans for it instead of trying the
+# lookbehind at every character; the lookbehind then checks the letter before it.
+APOSTROPHE_DAMAGE = re.compile(r"\"(?<=[^\W\d_]\")(?=(?:s|t|re|ve|ll|d|m)\b)")
 _SENT_END = re.compile(r"[.!?…]+[\"”’')\]]*(?=\s)|\n+")
 
 
@@ -223,7 +226,11 @@ class Table:
     entries: tuple[Entry, ...]
     by_first: dict[str, tuple[Entry, ...]]
     splices: tuple[Entry, ...]
-    plans: dict[str, tuple[_Plan, ...]]  # by_first's entries as plans
+    # by_first's entries as plans, in the same order: those of two words or more by their first two
+    # words (most "and"s are not "and also": the second word rules them out in one lookup), then
+    # the one-word ones by their word
+    multi: dict[tuple[str, str], tuple[_Plan, ...]]
+    single: dict[str, tuple[_Plan, ...]]
 
 
 def _plan(e: Entry) -> _Plan:
@@ -299,8 +306,21 @@ def load_table(substitutions: str, wordclasses: str) -> Table:
         if e.family != "splice":
             by_first.setdefault(e.garbled[0], []).append(e)
     ordered = {k: tuple(sorted(v, key=lambda e: -len(e.garbled))) for k, v in by_first.items()}
-    plans = {k: tuple(map(_plan, v)) for k, v in ordered.items()}
-    return Table(tuple(entries), ordered, tuple(e for e in entries if e.family == "splice"), plans)
+    multi: dict[tuple[str, str], list[_Plan]] = {}
+    single: dict[str, list[_Plan]] = {}
+    for k, v in ordered.items():
+        for p in map(_plan, v):
+            if p.second is None:
+                single.setdefault(k, []).append(p)
+            else:
+                multi.setdefault((k, p.second), []).append(p)
+    return Table(
+        tuple(entries),
+        ordered,
+        tuple(e for e in entries if e.family == "splice"),
+        {k: tuple(v) for k, v in multi.items()},
+        {k: tuple(v) for k, v in single.items()},
+    )
 
 
 def table_for(settings: DespinSettings) -> Table:
@@ -366,37 +386,49 @@ def match_table(table: Table, tokens: list[Token], sentences: list[Sentence]) ->
     """Every table entry that matches with its condition holding (longest entry first per position)."""
     # index filters below run as C-level map/compress chains: they visit every token of every document
     words = list(compress(range(len(tokens)), map(_IS_WORD, tokens)))
-    plans = table.plans
-    n_words, n_tokens = len(words), len(tokens)
+    by_first, multi, single = table.by_first, table.multi, table.single
+    n_words = len(words)
     out: list[Match] = []
     free = 0  # the first word position not inside an earlier match
-    for w in compress(range(n_words), map(plans.__contains__, map(_LOWER, map(tokens.__getitem__, words)))):
+    for w in compress(range(n_words), map(by_first.__contains__, map(_LOWER, map(tokens.__getitem__, words)))):
         if w < free:
             continue
-        for e, n, second, next_words, prev_words in plans[tokens[words[w]].lower]:
-            if w + n > n_words:
-                continue
-            if second is not None and tokens[words[w + 1]].lower != second:
-                continue  # cheap test of the second word first: most "and"s are not "and also"
-            if next_words is not None:
-                after = words[w + n - 1] + 1
-                if after >= n_tokens or tokens[after].lower not in next_words:
-                    continue  # the next word the entry needs is not there: most "the"s are not "the their"
-            allowed = prev_words
-            if allowed is not None:
-                before = words[w] - 1
-                if before < 0 or tokens[before].lower not in allowed:
-                    continue
-            span = words[w : w + n]
-            if span[-1] - span[0] != n - 1:
-                continue  # punctuation inside: not the same phrase
-            if n > 1 and any(tokens[k].lower != g for k, g in zip(span, e.garbled, strict=True)):
-                continue
-            if _holds(e.clauses, tokens, words, w, w + n, sentences):
-                out.append(Match(e, span[0], span[-1] + 1, tokens[span[0]].start, tokens[span[-1]].end))
-                free = w + n
-                break
+        low = tokens[words[w]].lower
+        # entries of two words or more come first (longest first), then one-word ones, as in by_first
+        two = multi.get((low, tokens[words[w + 1]].lower)) if w + 1 < n_words else None
+        m = _first_match(two, tokens, words, w, sentences) if two else None
+        if m is None and low in single:
+            m = _first_match(single[low], tokens, words, w, sentences)
+        if m is not None:
+            out.append(m)
+            free = w + len(m.entry.garbled)
     return out
+
+
+def _first_match(
+    plans: tuple[_Plan, ...], tokens: list[Token], words: list[int], w: int, sentences: list[Sentence]
+) -> Match | None:
+    """The first of ``plans`` whose garbled form starts at word position ``w`` with its condition holding."""
+    n_words, n_tokens = len(words), len(tokens)
+    for e, n, _second, next_words, prev_words in plans:
+        if w + n > n_words:
+            continue
+        if next_words is not None:
+            after = words[w + n - 1] + 1
+            if after >= n_tokens or tokens[after].lower not in next_words:
+                continue  # the next word the entry needs is not there: most "the"s are not "the their"
+        if prev_words is not None:
+            before = words[w] - 1
+            if before < 0 or tokens[before].lower not in prev_words:
+                continue
+        span = words[w : w + n]
+        if span[-1] - span[0] != n - 1:
+            continue  # punctuation inside: not the same phrase
+        if n > 1 and any(tokens[k].lower != g for k, g in zip(span, e.garbled, strict=True)):
+            continue
+        if _holds(e.clauses, tokens, words, w, w + n, sentences):
+            return Match(e, span[0], span[-1] + 1, tokens[span[0]].start, tokens[span[-1]].end)
+    return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -416,12 +448,11 @@ class Signal(NamedTuple):
 def name_pairs(tokens: Sequence[Token], max_first_zipf: float, max_last_zipf: float) -> set[tuple[str, str]]:
     """Two-word names ("John", "Krasinski"): two adjacent capitalised words, the second rare as a word."""
     out = set()
-    last = len(tokens) - 1
-    for k in compress(range(len(tokens)), map(str.isupper, map(_FIRST_CHAR, map(_TEXT, tokens)))):
-        if k == last:
-            break
+    up = list(map(str.isupper, map(_FIRST_CHAR, map(_TEXT, tokens))))
+    # two capitalised tokens in a row, found in C; the rest of the test runs on those only
+    for k in compress(range(len(tokens) - 1), map(operator.and_, up, up[1:])):
         a, b = tokens[k], tokens[k + 1]
-        if not (b.is_word and b.start - a.end == 1 and b.text[0].isupper()):
+        if not (b.is_word and b.start - a.end == 1):
             continue
         # a surname is rare as an ordinary word; "Watch What" or "The Office" are not name pairs
         # and a first name is not a function word ("The Oscars", "In Athens")
@@ -464,13 +495,11 @@ def signals(text: str, settings: DespinSettings) -> tuple[list[Token], list[Sent
         sig.append(Signal(a.start(), a.end(), "apostrophe", "apostrophe", settings.apostrophe_weight))
     min_len, max_zipf = settings.nonword_min_len, settings.nonword_max_zipf
     # the test depends on a token's text only, so it runs once per distinct text
-    unknown = {
-        w for w in set(map(_TEXT, tokens)) if len(w) >= min_len and w.islower() and w.isalpha() and zipf(w) <= max_zipf
-    }
+    lower_alpha = filter(str.isalpha, filter(str.islower, set(map(_TEXT, tokens))))  # the cheap tests, in C
+    unknown = {w for w in lower_alpha if len(w) >= min_len and zipf(w) <= max_zipf}
     if unknown:
-        for t in tokens:
-            if t.text in unknown:
-                sig.append(Signal(t.start, t.end, "nonword", t.lower, settings.nonword_weight))
+        for t in compress(tokens, map(unknown.__contains__, map(_TEXT, tokens))):
+            sig.append(Signal(t.start, t.end, "nonword", t.lower, settings.nonword_weight))
     for k in name_case_slips(tokens, name_pairs(tokens, settings.first_name_max_zipf, settings.surname_max_zipf)):
         sig.append(Signal(tokens[k].start, tokens[k].end, "case", tokens[k].text, settings.case_weight))
     return tokens, sentences, matches, sig

@@ -28,7 +28,7 @@ from itertools import compress
 from typing import NamedTuple
 
 from flows import records
-from flows.despin.align import Reference, ReferenceIndex, align, capitalised_runs
+from flows.despin.align import Reference, ReferenceIndex, align, capitalised_runs, passage_grams
 from flows.despin.detect import (
     APOSTROPHE_DAMAGE,
     Match,
@@ -765,7 +765,7 @@ def repair_documents(
     names = Names.of(refs, function_words)
     wanted: set[tuple[str, ...]] = set()
     for k in spun:
-        wanted |= ReferenceIndex.grams(analysed[k][0], settings.align_ngram)  # type: ignore[index]
+        wanted |= passage_grams(analysed[k][0], settings)  # type: ignore[index]
     index = ReferenceIndex(refs, settings.align_ngram, settings.align_max_ngram_df, wanted)
     out = []
     for k, (d, (score, sents)) in enumerate(zip(docs, spin, strict=True)):
