@@ -14,7 +14,7 @@ import bisect
 import math
 import operator
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from itertools import accumulate, compress, repeat
@@ -467,9 +467,20 @@ def _fold(word: str) -> str:
     return word.lower().translate(_APOS)
 
 
-def name_case_slips(tokens: Sequence[Token], pairs: set[tuple[str, str]]) -> list[int]:
-    """Indexes of first names written lower-case before their surname ("john Krasinski")."""
-    firsts = set(map(_fold, {a for a, _ in pairs}))
+def first_name_keys(pairs: Iterable[tuple[str, str]]) -> set[str]:
+    """The first names of name pairs as token ``lower`` forms (what ``name_case_slips`` looks up)."""
+    return set(map(_fold, {a for a, _ in pairs}))
+
+
+def name_case_slips(
+    tokens: Sequence[Token], pairs: Set[tuple[str, str]], firsts: Set[str] | None = None
+) -> list[int]:
+    """Indexes of first names written lower-case before their surname ("john Krasinski").
+
+    ``firsts`` takes ``first_name_keys(pairs)`` when the caller keeps it for many documents.
+    """
+    if firsts is None:
+        firsts = first_name_keys(pairs)
     out = []
     for k in compress(range(len(tokens)), map(firsts.__contains__, map(_LOWER, tokens))):
         if k + 1 == len(tokens):
@@ -480,8 +491,23 @@ def name_case_slips(tokens: Sequence[Token], pairs: set[tuple[str, str]]) -> lis
     return out
 
 
+class Analysis(NamedTuple):
+    """What ``analyse`` finds in a text."""
+
+    tokens: list[Token]
+    sentences: list[Sentence]
+    matches: list[Match]
+    signals: list[Signal]
+    name_pairs: set[tuple[str, str]]  # name_pairs(tokens, ...) with the settings' thresholds
+
+
 def signals(text: str, settings: DespinSettings) -> tuple[list[Token], list[Sentence], list[Match], list[Signal]]:
     """Tokenize, match the table and list every spin signal of a text."""
+    return analyse(text, settings)[:4]
+
+
+def analyse(text: str, settings: DespinSettings) -> Analysis:
+    """``signals`` and the text's two-word names (which repair needs too, so they are found once)."""
     tokens, sentences = tokenize(text)
     table = table_for(settings)
     matches = match_table(table, tokens, sentences)
@@ -500,9 +526,10 @@ def signals(text: str, settings: DespinSettings) -> tuple[list[Token], list[Sent
     if unknown:
         for t in compress(tokens, map(unknown.__contains__, map(_TEXT, tokens))):
             sig.append(Signal(t.start, t.end, "nonword", t.lower, settings.nonword_weight))
-    for k in name_case_slips(tokens, name_pairs(tokens, settings.first_name_max_zipf, settings.surname_max_zipf)):
+    pairs = name_pairs(tokens, settings.first_name_max_zipf, settings.surname_max_zipf)
+    for k in name_case_slips(tokens, pairs):
         sig.append(Signal(tokens[k].start, tokens[k].end, "case", tokens[k].text, settings.case_weight))
-    return tokens, sentences, matches, sig
+    return Analysis(tokens, sentences, matches, sig, pairs)
 
 
 def _squash(x: float, scale: float) -> float:
@@ -535,5 +562,5 @@ def sentence_scores(
 
 def score_spin(text: str, settings: DespinSettings) -> tuple[float, tuple[records.SentenceSpin, ...]]:
     """Spin score of a document in [0, 1] and per-sentence scores with the signals that fired."""
-    tokens, sentences, _matches, sig = signals(text, settings)
+    tokens, sentences, _matches, sig, _pairs = analyse(text, settings)
     return sentence_scores(text, tokens, sentences, sig, settings)

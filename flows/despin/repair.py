@@ -33,11 +33,11 @@ from flows.despin.detect import (
     APOSTROPHE_DAMAGE,
     Match,
     Token,
+    analyse,
+    first_name_keys,
     load_table,
     name_case_slips,
-    name_pairs,
     sentence_scores,
-    signals,
     tokenize,
     zipf,
 )
@@ -73,6 +73,7 @@ class BigramModel:
         self.k = smoothing
         # one batch scores the same few words around the same swaps document after document
         self._memo: dict[tuple[str, ...], float] = {}
+        self._best: dict[tuple, tuple[float, str, float]] = {}
         for ref in refs:
             low = ref.low
             self.uni.update(low)
@@ -91,6 +92,17 @@ class BigramModel:
         self._memo[key] = total
         return total
 
+    def best(
+        self, prev: str, replacements: tuple[str, ...], garbled: tuple[str, ...], nxt: str
+    ) -> tuple[float, str, float]:
+        """The likeliest replacement between two words with its log-probability, and the garbled words'."""
+        key = (prev, replacements, garbled, nxt)
+        got = self._best.get(key)
+        if got is None:
+            best_lp, best = max((self.logp([prev, *r.lower().split(), nxt]), r) for r in replacements)
+            got = self._best[key] = (best_lp, best, self.logp([prev, *garbled, nxt]))
+        return got
+
 
 @lru_cache(maxsize=200_000)
 def _p_uni(word: str) -> float:
@@ -98,15 +110,23 @@ def _p_uni(word: str) -> float:
     return 10 ** (z - 9) if z > 0 else 1e-9
 
 
-def _fit_case(replacement: str, text: str, start: int, settings: DespinSettings, end: int | None = None) -> str:
+def _fit_case(
+    replacement: str,
+    text: str,
+    start: int,
+    settings: DespinSettings,
+    end: int | None = None,
+    lines: dict[int, bool] | None = None,
+) -> str:
     """Give a replacement the case its place needs: capitalised at a sentence start, in a headline,
-    inside a capitalised title, or where the spinner's word was capitalised."""
+    inside a capitalised title, or where the spinner's word was capitalised. ``lines`` keeps which
+    lines of ``text`` are headlines, by line start, across calls on the same text."""
     if not replacement or not replacement[:1].islower():
         return replacement
     if (
         text[start : start + 1].isupper()
         or _sentence_initial(text, start)
-        or _title_line(text, start, settings)
+        or _title_line(text, start, settings, lines)
         or (end is not None and _in_title_run(text, start, end, settings))
     ):
         return replacement[0].upper() + replacement[1:]
@@ -137,12 +157,17 @@ def _sentence_initial(text: str, start: int) -> bool:
     return k < 0 or text[k] in ".!?\n"
 
 
-def _title_line(text: str, start: int, settings: DespinSettings) -> bool:
+def _title_line(text: str, start: int, settings: DespinSettings, lines: dict[int, bool] | None = None) -> bool:
     """Whether the line holding ``start`` is a headline: no final stop and mostly capitalised words."""
     lo = text.rfind("\n", 0, start) + 1
-    hi = text.find("\n", start)
-    line = text[lo : hi if hi >= 0 else len(text)].strip()
-    return _is_title(line, settings.title_min_word_len, settings.title_max_words, settings.title_cap_share)
+    got = lines.get(lo) if lines is not None else None
+    if got is None:
+        hi = text.find("\n", start)
+        line = text[lo : hi if hi >= 0 else len(text)].strip()
+        got = _is_title(line, settings.title_min_word_len, settings.title_max_words, settings.title_cap_share)
+        if lines is not None:
+            lines[lo] = got
+    return got
 
 
 # keyed by the three thresholds, not the settings object: hashing a DespinSettings hashes all its fields
@@ -165,21 +190,21 @@ def _table_candidates(
     busy_sentences: set[int],
     model: BigramModel,
     settings: DespinSettings,
+    lines: dict[int, bool],
 ) -> list[Candidate]:
     out = []
     for m in matches:
         e = m.entry
         prev = tokens[m.i - 1].lower if m.i > 0 else "."
         nxt = tokens[m.j].lower if m.j < len(tokens) else "."
-        garbled = [tokens[k].lower for k in range(m.i, m.j) if tokens[k].is_word]
-        scored = [(model.logp([prev, *r.lower().split(), nxt]), r) for r in e.replacements]
-        best_lp, best = max(scored)
+        garbled = tuple(tokens[k].lower for k in range(m.i, m.j) if tokens[k].is_word)
+        best_lp, best, garbled_lp = model.best(prev, e.replacements, garbled, nxt)
         conf = e.prior
         if tokens[m.i].sentence in busy_sentences:
             conf += settings.sentence_bonus
-        if best_lp < model.logp([prev, *garbled, nxt]) - settings.lm_veto_margin:
+        if best_lp < garbled_lp - settings.lm_veto_margin:
             conf -= settings.lm_penalty
-        rep = _fit_case(best, text, m.start, settings, m.end)
+        rep = _fit_case(best, text, m.start, settings, m.end, lines)
         out.append(
             Candidate(
                 m.start,
@@ -333,6 +358,7 @@ class Names:
     ref_pairs: frozenset[tuple[str, str]] = frozenset()  # two-word names the references themselves write
     origin: str = "clean source"  # what the evidence of a repair cites
     pairs: frozenset[tuple[str, str]] = frozenset()  # every (first, last) of by_last, worked out once
+    first_keys: frozenset[str] = frozenset()  # first_name_keys(pairs), worked out once
 
     @staticmethod
     def of(refs: Sequence[Reference], function_words: frozenset[str]) -> Names:
@@ -352,6 +378,7 @@ class Names:
             LowerCaseIndex(refs),
             ref_pairs := frozenset((f, last) for last, fs in by_last.items() for f in fs),
             pairs=ref_pairs,
+            first_keys=frozenset(first_name_keys(ref_pairs)),
         )
 
     def with_own(self, own: Sequence[Token], function_words: frozenset[str], settings: DespinSettings) -> Names:
@@ -384,18 +411,24 @@ class Names:
             self.lower_words,
             self.ref_pairs,
             "clean source or this text",
-            self.pairs | {(f, last) for last, fs in add_last.items() for f in fs},
+            self.pairs | (added := {(f, last) for last, fs in add_last.items() for f in fs}),
+            self.first_keys | first_name_keys(added),
         )
 
 
 def _entity_candidates(
-    text: str, tokens: list[Token], names: Names, function_words: frozenset[str], settings: DespinSettings
+    text: str,
+    tokens: list[Token],
+    doc_pairs: set[tuple[str, str]],
+    names: Names,
+    function_words: frozenset[str],
+    settings: DespinSettings,
 ) -> tuple[list[Candidate], dict[str, str]]:
-    """Name parts the spinner swapped, repaired from full names in clean sources."""
+    """Name parts the spinner swapped, repaired from full names in clean sources (``doc_pairs``: the
+    text's own two-word names, as ``analyse`` found them)."""
     out: list[Candidate] = []
     learned: dict[str, str] = {}
     words = [t for t in tokens if t.is_word]
-    doc_pairs = name_pairs(tokens, settings.first_name_max_zipf, settings.surname_max_zipf)
     titles = _classes(settings.wordclasses, ("TITLE",))
     texts = [t.text for t in words]
     by_last, by_first = names.by_last, names.by_first
@@ -505,7 +538,7 @@ def _entity_candidates(
                 break
     # lower-case names ("john Krasinski"): name pairs known from this text and the references
     known = doc_pairs | names.pairs
-    slips = name_case_slips(tokens, known)
+    slips = name_case_slips(tokens, known, names.first_keys | first_name_keys(doc_pairs))
     # "But john Knew your Love": a first name of this text written lower-case before any capitalised
     # word, when the text writes it capitalised far more often than lower-case
     firsts = {f for f, _ in doc_pairs}
@@ -561,6 +594,7 @@ def _learned_candidates(
     learned_subs: Sequence,
     function_words: frozenset[str],
     settings: DespinSettings,
+    lines: dict[int, bool] | None = None,
 ) -> list[Candidate]:
     """Reuse swaps taught by alignment (with the same following word) and name swaps (before a verb)."""
     out = []
@@ -580,7 +614,7 @@ def _learned_candidates(
                 Candidate(
                     t.start,
                     t.end,
-                    _fit_case(sub.replacement, text, t.start, settings),
+                    _fit_case(sub.replacement, text, t.start, settings, None, lines),
                     "learned",
                     f"align:{sub.ref_id}",
                     f"'{t.lower} {nxt}' was '{sub.replacement} {nxt}' in a passage aligned with {sub.ref_id}",
@@ -676,15 +710,16 @@ def _repair_one(
     settings: DespinSettings,
 ) -> records.RepairedDocument:
     text = doc.clean_text
-    tokens, sentences, matches, sig, score, sent_scores = analysed
+    tokens, sentences, matches, sig, score, sent_scores, doc_pairs = analysed
     starts = [s.start for s in sentences]
     busy = Counter(_sentence_of(starts, s.start) for s in sig)
     busy_sentences = {k for k, n in busy.items() if n >= 2}
-    cands = _table_candidates(text, tokens, matches, busy_sentences, model, settings)
+    lines: dict[int, bool] = {}  # which lines of the text are headlines, by line start
+    cands = _table_candidates(text, tokens, matches, busy_sentences, model, settings, lines)
     cands += _apostrophe_candidates(text, settings)
     cands += _splice_candidates(text, tokens, settings)
     own = names.with_own(tokens, function_words, settings)
-    ent, learned_words = _entity_candidates(text, tokens, own, function_words, settings)
+    ent, learned_words = _entity_candidates(text, tokens, doc_pairs, own, function_words, settings)
     cands += ent
     aligned, learned_subs = align(tokens, refs, settings, exclude=doc.doc.doc_id)
     for a in aligned:
@@ -692,14 +727,14 @@ def _repair_one(
             Candidate(
                 a.start,
                 a.end,
-                _fit_case(a.replacement, text, a.start, settings, a.end),
+                _fit_case(a.replacement, text, a.start, settings, a.end, lines),
                 "align",
                 f"align:{a.ref_id}",
                 f"same passage in {a.ref_id} (similarity {a.ratio}) reads {a.replacement!r} at {a.ref_start}-{a.ref_end}",
                 settings.align_confidence,
             )
         )
-    cands += _learned_candidates(text, tokens, learned_words, learned_subs, function_words, settings)
+    cands += _learned_candidates(text, tokens, learned_words, learned_subs, function_words, settings, lines)
     chosen = _resolve(cands, settings)
     doc_id = doc.doc.doc_id
     edits = tuple(
@@ -727,9 +762,9 @@ def _sentence_of(starts: list[int], pos: int) -> int:
 
 
 def _analyse(text: str, settings: DespinSettings) -> tuple:
-    tokens, sentences, matches, sig = signals(text, settings)
+    tokens, sentences, matches, sig, pairs = analyse(text, settings)
     score, sent_scores = sentence_scores(text, tokens, sentences, sig, settings)
-    return tokens, sentences, matches, sig, score, sent_scores
+    return tokens, sentences, matches, sig, score, sent_scores, pairs
 
 
 def repair_documents(
