@@ -231,6 +231,9 @@ class Table:
     # the one-word ones by their word
     multi: dict[tuple[str, str], tuple[_Plan, ...]]
     single: dict[str, tuple[_Plan, ...]]
+    # when every one-word entry of a word needs one of some next words, all those words: most
+    # "the"s are followed by none of them and are ruled out in one lookup
+    single_next: dict[str, frozenset[str]]
 
 
 def _plan(e: Entry) -> _Plan:
@@ -320,6 +323,11 @@ def load_table(substitutions: str, wordclasses: str) -> Table:
         tuple(e for e in entries if e.family == "splice"),
         {k: tuple(v) for k, v in multi.items()},
         {k: tuple(v) for k, v in single.items()},
+        {
+            k: frozenset().union(*(p.next_words for p in v))  # type: ignore[misc]
+            for k, v in single.items()
+            if all(p.next_words is not None for p in v)
+        },
     )
 
 
@@ -386,8 +394,8 @@ def match_table(table: Table, tokens: list[Token], sentences: list[Sentence]) ->
     """Every table entry that matches with its condition holding (longest entry first per position)."""
     # index filters below run as C-level map/compress chains: they visit every token of every document
     words = list(compress(range(len(tokens)), map(_IS_WORD, tokens)))
-    by_first, multi, single = table.by_first, table.multi, table.single
-    n_words = len(words)
+    by_first, multi, single, single_next = table.by_first, table.multi, table.single, table.single_next
+    n_words, n_tokens = len(words), len(tokens)
     out: list[Match] = []
     free = 0  # the first word position not inside an earlier match
     for w in compress(range(n_words), map(by_first.__contains__, map(_LOWER, map(tokens.__getitem__, words)))):
@@ -398,7 +406,10 @@ def match_table(table: Table, tokens: list[Token], sentences: list[Sentence]) ->
         two = multi.get((low, tokens[words[w + 1]].lower)) if w + 1 < n_words else None
         m = _first_match(two, tokens, words, w, sentences) if two else None
         if m is None and low in single:
-            m = _first_match(single[low], tokens, words, w, sentences)
+            gate = single_next.get(low)
+            after = words[w] + 1
+            if gate is None or (after < n_tokens and tokens[after].lower in gate):
+                m = _first_match(single[low], tokens, words, w, sentences)
         if m is not None:
             out.append(m)
             free = w + len(m.entry.garbled)
