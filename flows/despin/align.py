@@ -15,6 +15,7 @@ import bisect
 import operator
 import re
 import sys
+import threading
 from array import array
 from collections import OrderedDict, defaultdict
 from collections.abc import Sequence
@@ -88,18 +89,23 @@ def capitalised_runs(words: Sequence[Token]) -> tuple[tuple[tuple[str, str, str]
 # reference with batch after batch, and pool workers live for the whole run. Keyed by the text
 # itself (equal texts have equal analyses) and bounded by DespinSettings.reference_cache_size,
 # least recently used out first.
+# The lock: an in-process run repairs batches from several threads, and an entry another thread
+# evicts between a lookup and its move_to_end would raise.
 _CACHE: OrderedDict[str, _Analysis] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
 
 
 def _cached(text: str, size: int) -> _Analysis:
-    got = _CACHE.get(text)
-    if got is not None:
-        _CACHE.move_to_end(text)
-        return got
-    got = _analyse(text, tokenize(text)[0])
-    _CACHE[text] = got
-    while len(_CACHE) > size:
-        _CACHE.popitem(last=False)
+    with _CACHE_LOCK:
+        got = _CACHE.get(text)
+        if got is not None:
+            _CACHE.move_to_end(text)
+            return got
+    got = _analyse(text, tokenize(text)[0])  # outside the lock: the slow part
+    with _CACHE_LOCK:
+        _CACHE[text] = got
+        while len(_CACHE) > size:
+            _CACHE.popitem(last=False)
     return got
 
 
