@@ -31,6 +31,7 @@ from flows.settings import DespinSettings
 _TOKEN = re.compile(r"~|[^\W_]+(?:[-'’\"][^\W_]+)*|[^\w\s]", re.UNICODE)
 _TOKEN_SPLIT = re.compile(f"({_TOKEN.pattern})", re.UNICODE)
 _TEXT, _LOWER, _IS_WORD, _FIRST_CHAR = itemgetter(2), itemgetter(3), itemgetter(4), itemgetter(0)
+_SENT_START = itemgetter(0)  # Sentence.start
 _QUOTE_CHARS = "\"“”"
 _QUOTE_SET = frozenset(_QUOTE_CHARS)
 _APOS = str.maketrans({"’": "'", '"': "'"})
@@ -551,19 +552,21 @@ def sentence_scores(
     text: str, tokens: list[Token], sentences: list[Sentence], sig: list[Signal], settings: DespinSettings
 ) -> tuple[float, tuple[records.SentenceSpin, ...]]:
     """Document score and per-sentence scores from a list of signals."""
-    starts = [s.start for s in sentences]
+    starts = list(map(_SENT_START, sentences))
     weight = [0.0] * len(sentences)
-    labels: list[list[str]] = [[] for _ in sentences]
+    labels: dict[int, list[str]] = {}  # only sentences with signals: most have none
 
     for s in sig:
         k = max(0, bisect.bisect_right(starts, s.start) - 1)
         weight[k] += s.weight
-        labels[k].append(f"{s.kind}:{s.label}")
+        labels.setdefault(k, []).append(f"{s.kind}:{s.label}")
     out = []
     for k, s in enumerate(sentences):
         if not text[s.start : s.end].strip():
             continue
-        out.append(records.SentenceSpin(s.start, s.end, round(_squash(weight[k], settings.sentence_scale), 4), tuple(labels[k])))
+        out.append(
+            records.SentenceSpin(s.start, s.end, round(_squash(weight[k], settings.sentence_scale), 4), tuple(labels.get(k, ())))
+        )
     n_words = sum(map(_IS_WORD, tokens))
     rate = 100.0 * sum(weight) / max(n_words, settings.min_words_for_rate)
     # one or two signals are a slip or a rare word, not a spun article, however short the text
