@@ -220,6 +220,7 @@ class _Plan(NamedTuple):
     second: str | None  # its second word
     next_words: frozenset[str] | None
     prev_words: frozenset[str] | None
+    checks: tuple[tuple[str, bool, WordSet | None, bool, int], ...]  # _checks(entry.clauses)
 
 
 @dataclass(frozen=True)
@@ -238,7 +239,8 @@ class Table:
 
 
 def _plan(e: Entry) -> _Plan:
-    return _Plan(e, len(e.garbled), e.garbled[1] if len(e.garbled) > 1 else None, e.next_words, e.prev_words)
+    second = e.garbled[1] if len(e.garbled) > 1 else None
+    return _Plan(e, len(e.garbled), second, e.next_words, e.prev_words, _checks(e.clauses))
 
 
 _FLAGS = {"lower", "cap", "caps", "noquote", "midsent", "question"}
@@ -351,8 +353,19 @@ class Match(NamedTuple):
     end: int
 
 
+# A neighbour clause's token, from the first word of the match (prev) or the last one (next):
+# punctuation counts as a neighbour, so "prev" of a word after a comma is the comma
+_NEIGHBOUR = {"prev": (True, -1), "prev2": (True, -2), "next": (False, 1), "next2": (False, 2)}
+
+
+def _checks(clauses: tuple[Clause, ...]) -> tuple[tuple[str, bool, WordSet | None, bool, int], ...]:
+    """Clauses as (key, negate, words, from the first word, neighbour offset or 0): worked out once
+    per table instead of testing key strings per clause per candidate."""
+    return tuple((c.key, c.negate, c.words, *_NEIGHBOUR.get(c.key, (False, 0))) for c in clauses)
+
+
 def _holds(
-    clauses: tuple[Clause, ...],
+    checks: tuple[tuple[str, bool, WordSet | None, bool, int], ...],
     tokens: list[Token],
     words: list[int],
     wi: int,
@@ -360,33 +373,29 @@ def _holds(
     sentences: list[Sentence],
 ) -> bool:
     first = tokens[words[wi]]
-    for c in clauses:
-        if c.key in ("prev", "prev2", "next", "next2"):
-            # punctuation counts as a neighbour: "prev" of a word after a comma is the comma
-            ti = words[wi] - 1 if c.key.startswith("prev") else words[wj - 1] + 1
-            step = -1 if c.key.startswith("prev") else 1
-            if c.key.endswith("2"):
-                ti += step
+    for key, negate, wordset, from_first, offset in checks:
+        if offset:
+            ti = (words[wi] if from_first else words[wj - 1]) + offset
             tok = tokens[ti] if 0 <= ti < len(tokens) and tokens[ti].sentence == first.sentence else None
-            ok = c.words.has(tok)  # type: ignore[union-attr]
-        elif c.key == "lower":
+            ok = wordset.has(tok)  # type: ignore[union-attr]
+        elif key == "lower":
             ok = first.text[0].islower()
-        elif c.key == "cap":
+        elif key == "cap":
             ok = first.text[0].isupper()
-        elif c.key == "caps":  # all capitals: an acronym ("US"), not a capitalised word
+        elif key == "caps":  # all capitals: an acronym ("US"), not a capitalised word
             ok = len(first.text) > 1 and first.text.isupper()
-        elif c.key == "noquote":
+        elif key == "noquote":
             ok = not first.in_quote
-        elif c.key == "midsent":
+        elif key == "midsent":
             sent = sentences[first.sentence]
             ok = words[wi] > sent.first_token and tokens[words[wi] - 1].text not in _QUOTE_CHARS
-        elif c.key == "question":
+        elif key == "question":
             sent = sentences[first.sentence]
             ok = sent.last_token > sent.first_token and "?" in tokens[sent.last_token - 1].text
         else:  # nosent
             sent = sentences[first.sentence]
-            ok = not any(c.words.has(tokens[t]) for t in range(sent.first_token, sent.last_token))  # type: ignore[union-attr]
-        if ok == c.negate:
+            ok = not any(wordset.has(tokens[t]) for t in range(sent.first_token, sent.last_token))  # type: ignore[union-attr]
+        if ok == negate:
             return False
     return True
 
@@ -422,7 +431,7 @@ def _first_match(
 ) -> Match | None:
     """The first of ``plans`` whose garbled form starts at word position ``w`` with its condition holding."""
     n_words, n_tokens = len(words), len(tokens)
-    for e, n, _second, next_words, prev_words in plans:
+    for e, n, _second, next_words, prev_words, checks in plans:
         if w + n > n_words:
             continue
         if next_words is not None:
@@ -438,7 +447,7 @@ def _first_match(
             continue  # punctuation inside: not the same phrase
         if n > 1 and any(tokens[k].lower != g for k, g in zip(span, e.garbled, strict=True)):
             continue
-        if _holds(e.clauses, tokens, words, w, w + n, sentences):
+        if _holds(checks, tokens, words, w, w + n, sentences):
             return Match(e, span[0], span[-1] + 1, tokens[span[0]].start, tokens[span[-1]].end)
     return None
 
