@@ -14,6 +14,7 @@ starting Prefect at all.
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 import os
 import sys
@@ -112,7 +113,7 @@ _POOL: ProcessPoolExecutor | None = None  # set while a local run owns worker pr
 
 
 @contextlib.contextmanager
-def local_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
+def local_pool(workers: int, gen0_threshold: int = 0) -> Iterator[ProcessPoolExecutor | None]:
     """Worker processes for the CPU-bound stages of a local run (threads alone share one core under the GIL).
 
     Workers come from a fork server that has imported the stage modules once (no Prefect, small and
@@ -128,7 +129,10 @@ def local_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
     except ValueError:  # no fork server on this platform
         ctx = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(
-        max_workers=workers, mp_context=ctx, initializer=batch_work.watch_parent, initargs=(os.getpid(), _WATCH_PARENT_S)
+        max_workers=workers,
+        mp_context=ctx,
+        initializer=batch_work.init_worker,
+        initargs=(os.getpid(), _WATCH_PARENT_S, gen0_threshold),
     )
     for f in [pool.submit(batch_work.warm_up) for _ in range(workers)]:
         f.result()
@@ -138,6 +142,18 @@ def local_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
     finally:
         _POOL = None
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+@contextlib.contextmanager
+def _gc_threshold(gen0: int) -> Iterator[None]:
+    """Collect cycles less often while a run loads and reconciles (many small records, few cycles)."""
+    before = gc.get_threshold()
+    if gen0 > 0:
+        gc.set_threshold(gen0, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def release_pool() -> None:
@@ -238,7 +254,8 @@ def reconcile(
     t_start = time.perf_counter()
     lock = wh.WriterLock(Path(warehouse), run_id, settings.run.lock_timeout_s)
     workers = _workers(settings, None) if runner_name == "local" else 1
-    with lock, wh.connect(Path(warehouse)) as con, local_pool(workers):
+    gen0 = settings.run.gc_gen0_threshold
+    with lock, wh.connect(Path(warehouse)) as con, local_pool(workers, gen0), _gc_threshold(gen0):
         con.execute("UPDATE runs SET status = 'abandoned' WHERE status = 'running'")
         wh.start_run(con, run_id, str(raw_dir), runner_name)
         try:
@@ -520,7 +537,7 @@ def run_pipeline(
                     summary = flow_fn(*args)
             else:
                 server = _start_temporary_server()
-                with local_pool(_workers(settings, workers)):
+                with local_pool(_workers(settings, workers), settings.run.gc_gen0_threshold):
                     if server is not None:
                         server.join()
                     summary = flow_fn(*args)

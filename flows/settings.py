@@ -185,6 +185,9 @@ class RunSettings:
     batches_ahead: int = 2  # batches in flight per worker: bounds memory on large folders
     spun_batch_size: int = 64  # spun documents repaired per task (each batch is shipped its own references)
     references_per_doc: int = 12  # nearest clean texts shipped per spun document (0: every clean text)
+    # allocations between cyclic garbage collections in the worker processes (Python's default: 700);
+    # the stages make many small records and few cycles, and collecting less often saves ~20% CPU
+    gc_gen0_threshold: int = 20_000
 
 
 @dataclass(frozen=True)
