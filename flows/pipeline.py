@@ -56,8 +56,9 @@ from flows.ops.refs import ReferenceIndex, select_references  # noqa: E402
 from flows.reconcile.compare import compare_groups  # noqa: E402
 from flows.reconcile.group import group_claims  # noqa: E402
 from flows.reconcile.trust import source_trust  # noqa: E402
-from flows.records import CleanDocument, Extraction, Quarantined, RepairedDocument  # noqa: E402
+from flows.records import CleanDocument, Quarantined  # noqa: E402
 from flows.report.render import render_report  # noqa: E402
+from flows.rows import BatchRows  # noqa: E402
 
 Progress = Callable[[str], None]
 
@@ -193,19 +194,19 @@ def _workers(settings: Settings, workers: int | None) -> int:
 @task(name="prepare", cache_policy=NO_CACHE)
 def prepare_task(reads: Sequence[ingest_stage.ReadResult], metadata: dict, settings: Settings):
     """Decode, clean and score a batch; finish its clean documents (despin pass-through, extraction)."""
-    return _in_worker(batch_work.prepare_batch, _plain(reads), _plain(metadata), settings)
+    return _in_worker(batch_work.prepare_batch, _plain(reads), _plain(metadata), settings, True)
 
 
 @task(name="repair_extract", cache_policy=NO_CACHE)
 def finish_task(docs: Sequence[CleanDocument], references: Sequence[str], settings: Settings):
     """Repair a batch of spun documents against their reference texts, then extract from them."""
-    return _in_worker(batch_work.finish_batch, _plain(docs), _plain(references), settings)
+    return _in_worker(batch_work.finish_batch, _plain(docs), _plain(references), settings, True)
 
 
 @task(name="load", cache_policy=NO_CACHE)
-def load_task(con, run_id: str, docs: Sequence[RepairedDocument], extractions: Sequence[Extraction]):
-    """Load one batch in one transaction (runs inline in the flow's process: the single writer)."""
-    return _timed(wh.load_batch, con, run_id, _plain(docs), _plain(extractions))
+def load_task(con, run_id: str, rows: BatchRows):
+    """Load one batch's rows in one transaction (runs inline in the flow's process: the single writer)."""
+    return _timed(wh.load_rows, con, run_id, _plain(rows))
 
 
 @task(name="reconcile", cache_policy=NO_CACHE)
@@ -280,10 +281,10 @@ def _absorb(summary: RunSummary, quarantined: list[Quarantined], res: batch_work
 
 
 def _load(con, run_id: str, summary: RunSummary, res: batch_work.BatchResult, wrap: Callable) -> None:
-    if res.repaired:
-        _n_claims, secs = load_task(con, run_id, wrap(res.repaired), wrap(res.extractions))
+    if res.rows is not None and res.finished:
+        _n_claims, secs = load_task(con, run_id, wrap(res.rows))
         _add(summary, "load", secs)
-        summary.processed += len(res.repaired)
+        summary.processed += res.finished
 
 
 def _in_order(submit: Callable[[object], object], items: list, ahead: int) -> Iterator[object]:
@@ -334,7 +335,7 @@ def _run_stages(
             _absorb(summary, quarantined, res)
             spun.extend(res.spun)
             _load(con, run_id, summary, res, wrap)
-            say(f"load: batch {i}/{n} committed ({len(res.repaired)} documents, {summary.processed} so far)")
+            say(f"load: batch {i}/{n} committed ({res.finished} documents, {summary.processed} so far)")
         if spun:
             _repair_spun(con, run_id, settings, summary, quarantined, spun, ahead, say, wrap)
     t_q = time.perf_counter()
@@ -393,7 +394,7 @@ def _repair_spun(con, run_id, settings: Settings, summary, quarantined, spun, ah
     for i, res in enumerate(_in_order(submit, jobs, ahead), 1):
         _absorb(summary, quarantined, res)
         _load(con, run_id, summary, res, wrap)
-        say(f"load: spun batch {i}/{n} committed ({len(res.repaired)} documents, {summary.processed} so far)")
+        say(f"load: spun batch {i}/{n} committed ({res.finished} documents, {summary.processed} so far)")
 
 
 def task_runner_for(runner_name: str, address: str | None, workers: int | None):

@@ -27,15 +27,14 @@ import pandas as pd
 
 from flows.errors import ReadOnlyViolation, WarehouseError, WarehouseLocked
 from flows.records import (
-    BoilerplateHit,
     Claim,
     ClaimGroup,
-    Entity,
     Extraction,
     Quarantined,
     RepairedDocument,
     Verdict,
 )
+from flows.rows import ENTITY_COLUMNS, BatchRows, batch_rows
 from flows.settings import PROJECT_ROOT
 
 SCHEMA_DIR = PROJECT_ROOT / "warehouse" / "schema"
@@ -49,12 +48,6 @@ READ_PRAGMAS = {
 _LEADING_WORD = re.compile(r"^\s*(?:PRAGMA|CALL)\s+([A-Za-z_][A-Za-z0-9_]*)", re.IGNORECASE)
 _EXPLAIN_ANALYZE = re.compile(r"^\s*EXPLAIN\s+ANALY[SZ]E\s+(.*)$", re.IGNORECASE | re.DOTALL)
 
-CLAIM_COLUMNS = [
-    "claim_id", "doc_id", "kind", "subject", "subject_entity_id", "predicate", "object", "object_entity_id",
-    "quote_text", "venue", "outlet", "place", "time_text", "time_value", "time_start", "time_end", "granularity",
-    "time_anchored", "modality", "polarity", "number", "sentence", "start", "end", "raw_start", "raw_end",
-    "extractor", "confidence",
-]  # fmt: skip
 
 
 def now() -> datetime:
@@ -224,19 +217,26 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[Mapping[str, object]], columns: list[str]) -> None:
-    if not rows:
-        return
-    frame = pd.DataFrame.from_records(list(rows), columns=columns)
+    if rows:
+        _insert_frame(con, table, pd.DataFrame.from_records(list(rows), columns=columns))
+
+
+def _insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
     # DuckDB infers an object column's type from a sample of rows: a list column whose sampled rows are
     # all empty becomes NULL[] and the batch fails on its first real list; let it look at every row
     con.execute("SET pandas_analyze_sample = ?", [max(len(frame), 1)])
     con.register("_batch", frame)
     try:
-        cols = ", ".join(f'"{c}"' for c in columns)
+        cols = ", ".join(f'"{c}"' for c in frame.columns)
         con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _batch")  # names are ours, not user input
     finally:
         con.unregister("_batch")
         con.execute("RESET pandas_analyze_sample")  # a connection-wide setting: other frames keep the default
+
+
+def _insert_columns(con: duckdb.DuckDBPyConnection, table: str, columns: Mapping[str, object]) -> None:
+    """Insert a batch given column by column (lists, or one value for every row)."""
+    _insert_frame(con, table, pd.DataFrame(columns))
 
 
 # ---- reads used by the pipeline -------------------------------------------------------------
@@ -364,29 +364,8 @@ def _field_names(cls: type) -> tuple[str, ...]:
     return tuple(f.name for f in fields(cls))
 
 
-def _row(record: object) -> dict[str, object]:
-    """A flat record's fields as a dict, without dataclasses.asdict's recursive deep copy.
-
-    asdict deep-copies every value; on a batch of spun documents (hundreds of edit rows each) that
-    was most of the load stage's CPU. The records loaded here hold only scalars and dates.
-    """
-    return {name: getattr(record, name) for name in _field_names(type(record))}
-
-
-def _edit_id(doc_id: str, e_start: int, e_end: int, replacement: str) -> str:
-    return hashlib.sha1(f"{doc_id}\x1f{e_start}\x1f{e_end}\x1f{replacement}".encode()).hexdigest()[:16]
-
-
-def _original_sentence(rd: RepairedDocument, c: Claim) -> str | None:
-    """The garbled clean_text behind a claim's sentence, for documents that were repaired."""
-    if not rd.edits:
-        return None
-    text = rd.normalized_text
-    s0 = text.rfind(c.sentence, 0, c.end + len(c.sentence)) if c.sentence else -1
-    start, end = (s0, s0 + len(c.sentence)) if s0 >= 0 else (c.start, c.end)
-    a, b = rd.norm_to_clean.to_source(start, end)
-    original = rd.clean.clean_text[a:b]
-    return original if original != text[start:end] else None
+# parents first; every table a batch fills
+_LOAD_ORDER = ("documents", "boilerplate", "normalization_edits", "spin_sentences", "timexes", "mentions", "claims")
 
 
 def load_batch(
@@ -400,102 +379,37 @@ def load_batch(
     A document already present (same source path) moves to document_versions first, and all its
     derived rows are replaced, so re-loading never duplicates. Returns the number of claims loaded.
     """
-    by_id = {e.doc_id: e for e in extractions}
+    return load_rows(con, run_id, batch_rows(docs, extractions))
+
+
+def load_rows(con: duckdb.DuckDBPyConnection, run_id: str, rows: BatchRows) -> int:
+    """Load the rows of one batch (flows.rows.batch_rows, built where the batch was made) in one transaction."""
     loaded_at = now()
-    doc_rows, bp_rows, edit_rows, spin_rows, tx_rows, mention_rows, claim_rows = [], [], [], [], [], [], []
-    entities: dict[str, Entity] = {}
-    for rd in docs:
-        raw = rd.clean.doc
-        ex = by_id.get(rd.doc_id)
-        date = ex.date if ex else None
-        doc_rows.append(
-            {
-                "doc_id": raw.doc_id,
-                "source_path": raw.source_path,
-                "content_sha256": raw.content_sha256,
-                "size_bytes": raw.size_bytes,
-                "media_type": raw.media_type,
-                "encoding": raw.encoding,
-                "title": rd.clean.title,
-                "url": raw.meta.url,
-                "outlet": raw.meta.outlet,
-                "author": raw.meta.author,
-                "raw_text": raw.raw_text,
-                "clean_text": rd.clean.clean_text,
-                "normalized_text": rd.normalized_text,
-                "spin_score": rd.spin_score,
-                "is_spun": rd.is_spun,
-                "published_at": date.published_at if date else None,
-                "published_at_basis": date.basis if date else "unknown",
-                "published_not_before": date.not_before if date else None,
-                "run_id": run_id,
-                "loaded_at": loaded_at,
-            }
-        )
-        bp_rows.extend({**_row(h), "run_id": run_id} for h in rd.clean.removed if isinstance(h, BoilerplateHit))
-        seen_edits: set[str] = set()
-        for e in rd.edits:
-            eid = _edit_id(e.doc_id, e.clean_start, e.clean_end, e.replacement)
-            if eid in seen_edits:
-                continue
-            seen_edits.add(eid)
-            edit_rows.append({**_row(e), "edit_id": eid, "run_id": run_id})
-        spin_rows.extend(
-            {"doc_id": rd.doc_id, "clean_start": s.start, "clean_end": s.end, "score": s.score, "signals": list(s.signals)}
-            for s in rd.sentences
-        )
-        if ex is None:
-            continue
-        tx_rows.extend({**_row(t), "doc_id": rd.doc_id} for t in ex.timexes)
-        mention_rows.extend(map(_row, ex.mentions))
-        for ent in ex.entities:
-            entities[ent.entity_id] = ent
-        seen_claims: set[str] = set()
-        for c in ex.claims:
-            if c.claim_id in seen_claims:
-                continue
-            seen_claims.add(c.claim_id)
-            claim_rows.append(
-                {**{k: getattr(c, k) for k in CLAIM_COLUMNS}, "original_text": _original_sentence(rd, c), "run_id": run_id}
-            )
     with transaction(con):
-        existing = [r["doc_id"] for r in doc_rows]
         present = {
             d
             for (d,) in con.execute(
-                "SELECT doc_id FROM documents WHERE doc_id IN (SELECT unnest(?::VARCHAR[]))", [existing]
+                "SELECT doc_id FROM documents WHERE doc_id IN (SELECT unnest(?::VARCHAR[]))", [rows.doc_ids]
             ).fetchall()
         }
         _supersede(con, sorted(present), run_id, "changed")
-        if doc_rows:
+        if rows.doc_ids:
             _invalidate_conflicts(con)
-        _insert(con, "documents", doc_rows, list(doc_rows[0]) if doc_rows else [])
-        _insert(con, "boilerplate", bp_rows, ["doc_id", "raw_start", "raw_end", "text", "rule_id", "reason", "run_id"])
-        _insert(
-            con,
-            "normalization_edits",
-            edit_rows,
-            ["edit_id", "doc_id", "clean_start", "clean_end", "original", "replacement", "rule", "evidence",
-             "confidence", "applied", "run_id"],
-        )  # fmt: skip
-        _insert(con, "spin_sentences", spin_rows, ["doc_id", "clean_start", "clean_end", "score", "signals"])
-        _insert(
-            con,
-            "timexes",
-            tx_rows,
-            ["doc_id", "start", "end", "text", "type", "value", "granularity", "time_start", "time_end", "anchored",
-             "rule", "mod"],
-        )  # fmt: skip
-        _insert(con, "mentions", mention_rows, ["doc_id", "entity_id", "start", "end", "text"])
-        _insert(con, "claims", claim_rows, [*CLAIM_COLUMNS, "original_text", "run_id"])
-        if entities:
-            _upsert_entities(con, entities.values())
-    return len(claim_rows)
+        for table in _LOAD_ORDER:
+            columns = rows.tables.get(table)
+            if not columns or not rows.count(table):
+                continue
+            extra = {"run_id": run_id, "loaded_at": loaded_at} if table == "documents" else {"run_id": run_id}
+            if table in ("spin_sentences", "timexes", "mentions"):
+                extra = {}  # these tables carry no run id: their document's row does
+            _insert_columns(con, table, {**columns, **extra})
+        if rows.entities:
+            _upsert_entities(con, rows.entities.values())
+    return rows.count("claims")
 
 
-def _upsert_entities(con: duckdb.DuckDBPyConnection, entities: Iterable[Entity]) -> None:
-    rows = [{"entity_id": e.entity_id, "name": e.name, "type": e.type, "aliases": list(e.aliases)} for e in entities]
-    frame = pd.DataFrame.from_records(rows, columns=["entity_id", "name", "type", "aliases"])
+def _upsert_entities(con: duckdb.DuckDBPyConnection, entities: Iterable[tuple]) -> None:
+    frame = pd.DataFrame.from_records(list(entities), columns=list(ENTITY_COLUMNS))
     con.register("_ents", frame)
     try:
         con.execute(
@@ -535,7 +449,8 @@ def record_quarantine(
 ) -> None:
     """Make the quarantine table the current state: this run's refusals, and none for inputs now gone or loaded."""
     rows = {
-        q.source_path: {**_row(q), "run_id": run_id, "quarantined_at": now()} for q in items
+        q.source_path: {**{k: getattr(q, k) for k in _field_names(Quarantined)}, "run_id": run_id, "quarantined_at": now()}
+        for q in items
     }  # the last word on a path wins
     with transaction(con):
         con.execute("DELETE FROM quarantine WHERE source_path NOT IN (SELECT unnest(?::VARCHAR[]))", [list(rows)])

@@ -24,6 +24,7 @@ from flows.despin.detect import score_spin
 from flows.despin.repair import repair_documents
 from flows.extract.run import extract_documents
 from flows.records import CleanDocument, Extraction, Quarantined, RepairedDocument, SourceMeta
+from flows.rows import BatchRows, batch_rows
 from flows.settings import Settings
 
 FAILED = "failed"  # quarantine reason of a document a stage raised on
@@ -36,6 +37,9 @@ class BatchResult:
     repaired: list[RepairedDocument] = field(default_factory=list)
     extractions: list[Extraction] = field(default_factory=list)
     spun: list[CleanDocument] = field(default_factory=list)  # scored as spun: repaired later with references
+    # with as_rows: the finished documents as warehouse rows instead (repaired and extractions left empty)
+    rows: BatchRows | None = None
+    finished: int = 0  # documents finished (repaired and extracted)
     quarantined: list[Quarantined] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -94,10 +98,27 @@ def _finish(
     done = {e.doc_id for e in extractions}
     out.repaired.extend(r for r in repaired if r.doc_id in done)
     out.extractions.extend(extractions)
+    out.finished = len(out.repaired)
+
+
+def _as_rows(out: BatchResult) -> BatchResult:
+    """Turn the finished documents into warehouse rows here, in the worker, instead of in the single writer.
+
+    The flow process then unpickles lists of plain values instead of thousands of records and only
+    hands them to DuckDB: of its per-batch work, building rows and unpickling records was the larger part.
+    """
+    t0 = time.process_time()
+    out.rows = batch_rows(out.repaired, out.extractions)
+    out.repaired, out.extractions = [], []
+    out.add("rows", time.process_time() - t0)
+    return out
 
 
 def prepare_batch(
-    reads: Sequence[ingest_stage.ReadResult], metadata: Mapping[str, SourceMeta], settings: Settings
+    reads: Sequence[ingest_stage.ReadResult],
+    metadata: Mapping[str, SourceMeta],
+    settings: Settings,
+    as_rows: bool = False,
 ) -> BatchResult:
     """Decode, clean and score a batch; finish its clean documents; hand back the spun ones unrepaired."""
     out = BatchResult()
@@ -119,14 +140,16 @@ def prepare_batch(
     out.spun = [d for d, s in scored if s[0] >= threshold]
     clean = [(d, s) for d, s in scored if s[0] < threshold]
     _finish([d for d, _s in clean], (), settings, out, spin=[s for _d, s in clean])
-    return out
+    return _as_rows(out) if as_rows else out
 
 
-def finish_batch(docs: Sequence[CleanDocument], references: Sequence[str], settings: Settings) -> BatchResult:
+def finish_batch(
+    docs: Sequence[CleanDocument], references: Sequence[str], settings: Settings, as_rows: bool = False
+) -> BatchResult:
     """Repair (against ``references``) and extract a batch of cleaned documents."""
     out = BatchResult()
     _finish(list(docs), references, settings, out)
-    return out
+    return _as_rows(out) if as_rows else out
 
 
 def settle_gc(gen0_threshold: int) -> None:

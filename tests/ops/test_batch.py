@@ -53,3 +53,30 @@ def test_finish_repairs_a_spun_document_against_references():
     (doc,) = out.repaired
     assert doc.is_spun and any(e.applied for e in doc.edits)
     assert len(out.extractions) == 1
+
+
+def test_rows_built_in_the_worker_load_the_same_warehouse_as_the_records(tmp_path):
+    """as_rows hands back warehouse rows instead of records; loading either gives the same tables."""
+    import duckdb
+
+    from flows import warehouse as wh
+
+    settings = Settings()
+    records = batch.prepare_batch(_reads(settings), {}, settings)
+    rows = batch.prepare_batch(_reads(settings), {}, settings, as_rows=True)
+    assert rows.finished == len(records.repaired) == 2 and not rows.repaired and not rows.extractions
+    assert sorted(rows.rows.doc_ids) == sorted(r.doc_id for r in records.repaired)
+    tables = ("documents", "boilerplate", "normalization_edits", "spin_sentences", "timexes", "mentions", "claims",
+              "entities")  # fmt: skip
+    dumps = []
+    for name, load in (("a", lambda con: wh.load_batch(con, "run-1", records.repaired, records.extractions)),
+                       ("b", lambda con: wh.load_rows(con, "run-1", rows.rows))):  # fmt: skip
+        with wh.connect(tmp_path / f"{name}.duckdb") as con:
+            wh.start_run(con, "run-1", "raw", "local")
+            load(con)
+        with duckdb.connect(str(tmp_path / f"{name}.duckdb"), read_only=True) as con:
+            dumps.append({t: con.execute(f"SELECT * EXCLUDE (loaded_at) FROM {t} ORDER BY ALL").fetchall()
+                          if t == "documents" else con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
+                          for t in tables})  # fmt: skip
+    assert dumps[0]["claims"] and dumps[0]["mentions"]
+    assert dumps[0] == dumps[1]
