@@ -13,9 +13,12 @@ w-shingles), counted through an inverted index, so only documents that share a s
 from __future__ import annotations
 
 import zlib
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import combinations
+
+import numpy as np
 
 from flows.reconcile.normalize import words
 from flows.settings import ReconcileSettings
@@ -31,21 +34,29 @@ class CopyPair:
     evidence: str
 
 
-def _shingles(text: str, size: int, mod: int) -> dict[int, int]:
-    """Sampled shingle hashes of a text -> word position of the first occurrence."""
-    toks = words(text)
-    out: dict[int, int] = {}
-    for i in range(len(toks) - size + 1):
-        h = zlib.crc32(" ".join(toks[i : i + size]).encode("utf-8"))
-        if h % mod == 0 and h not in out:
-            out[h] = i
-    return out
+def _shingles(toks: list[str], size: int, mod: int) -> dict[int, int]:
+    """Sampled shingle hashes of a word list -> word position of the first occurrence."""
+    n = len(toks) - size + 1
+    if n <= 0:
+        return {}
+    # each shingle's bytes are a slice of the words joined once, so hashing runs at C level without a
+    # join and an encode per shingle (the same bytes as " ".join(toks[i : i + size]).encode()); words
+    # hold no spaces, so the joining spaces mark where each word's bytes start and end
+    data = " ".join(toks).encode("utf-8")
+    spaces = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 32)
+    starts = np.concatenate(([0], spaces + 1))[:n].tolist()
+    ends = np.concatenate((spaces, [len(data)]))[size - 1 :].tolist()
+    hashes = np.fromiter(map(zlib.crc32, map(data.__getitem__, map(slice, starts, ends))), dtype=np.uint32, count=n)
+    pos = np.flatnonzero(hashes % mod == 0)
+    # first occurrence of each sampled hash, in order of position (as a first-seen loop would keep)
+    _, first = np.unique(hashes[pos], return_index=True)
+    keep = pos[np.sort(first)]
+    return dict(zip(hashes[keep].tolist(), keep.tolist(), strict=True))
 
 
-def _example(text: str, positions: dict[int, int], shared: set[int], size: int) -> str:
-    """The longest passage of ``text`` covered by shared shingles, as words."""
-    toks = words(text)
-    starts = sorted(positions[h] for h in shared)
+def _example(toks: list[str], positions: dict[int, int], shared: set[int], size: int) -> str:
+    """The longest passage of a text (as its words) covered by shared shingles, as words."""
+    starts = sorted(map(positions.__getitem__, shared))
     best_lo = best_hi = lo = hi = starts[0]
     for p in starts[1:]:
         # sampled shingles closer than a shingle apart belong to one passage
@@ -64,18 +75,24 @@ def source_trust(texts: Mapping[str, str], spin_scores: Mapping[str, float], set
     """Trust weight per document (copies and spun copies count less) and the copy pairs found."""
     size, mod = settings.copy_shingle_words, max(settings.copy_sample_mod, 1)
     doc_ids = sorted(texts)
-    shingles = {d: _shingles(texts[d], size, mod) for d in doc_ids}
-    postings: dict[int, list[int]] = defaultdict(list)
-    for n, d in enumerate(doc_ids):
-        for h in shingles[d]:
-            postings[h].append(n)
+    toks = {d: words(texts[d]) for d in doc_ids}  # once per text: the examples reuse them
+    shingles = {d: _shingles(toks[d], size, mod) for d in doc_ids}
+    # postings as one array sorted by hash (stable, so each hash's documents stay in ascending order)
+    all_h = np.concatenate([np.fromiter(shingles[d], dtype=np.int64, count=len(shingles[d])) for d in doc_ids]
+                           + [np.zeros(0, dtype=np.int64)])
+    all_d = np.repeat(np.arange(len(doc_ids)), [len(shingles[d]) for d in doc_ids])
+    order = np.argsort(all_h, kind="stable")
+    all_h, all_d = all_h[order], all_d[order]
+    bounds = np.flatnonzero(np.diff(all_h)) + 1
+    lo = np.concatenate(([0], bounds))
+    hi = np.concatenate((bounds, [len(all_h)]))
+    # a shingle in very many documents is boilerplate or a common phrase, not evidence of copying
+    keep = (hi - lo >= 2) & (hi - lo <= settings.max_shingle_docs)
+    posted = all_d.tolist()
     shared_counts: Counter[tuple[int, int]] = Counter()
-    for docs in postings.values():
-        # a shingle in very many documents is boilerplate or a common phrase, not evidence of copying
-        if 2 <= len(docs) <= settings.max_shingle_docs:
-            for x in range(len(docs)):
-                for y in range(x + 1, len(docs)):
-                    shared_counts[(docs[x], docs[y])] += 1
+    for x, y in zip(lo[keep].tolist(), hi[keep].tolist(), strict=True):
+        # combinations of an ascending list yield (x, y) with x < y; Counter.update counts them at C level
+        shared_counts.update(combinations(posted[x:y], 2))
     pairs: list[CopyPair] = []
     for (x, y), count in sorted(shared_counts.items()):
         a, b = doc_ids[x], doc_ids[y]
@@ -90,8 +107,8 @@ def source_trust(texts: Mapping[str, str], spin_scores: Mapping[str, float], set
             continue
         # the spun or shorter text is taken as the copy: spinners rewrite someone else's article
         copy, source = (a, b) if (sa, -len(shingles[a]), b) > (sb, -len(shingles[b]), a) else (b, a)
-        shared = set(shingles[a]) & set(shingles[b])
-        example = _example(texts[copy], shingles[copy], shared, size)
+        shared = shingles[a].keys() & shingles[b].keys()
+        example = _example(toks[copy], shingles[copy], shared, size)
         why = "spun copy" if spin_scores.get(copy, 0.0) >= settings.spun_threshold else "copy"
         evidence = (f"{why}: {count} of {smaller} sampled {size}-word shingles shared "
                     f"(spin {spin_scores.get(copy, 0.0):.2f} vs {spin_scores.get(source, 0.0):.2f}); e.g. '{example}'")
