@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
-import pandas as pd
 
 from flows.reconcile.normalize import (
     Lexicon,
@@ -83,28 +82,58 @@ class _Quote:
     ngrams: frozenset[str]
 
 
-def _prepare_quote(claim: Claim, lex: Lexicon, settings: ReconcileSettings) -> _Quote:
-    toks = quote_words(claim.quote_text or "", lex)
+def _quote_analysis(text: str, lex: Lexicon, settings: ReconcileSettings,
+                    ) -> tuple[tuple[str, ...], frozenset[str], frozenset[str]]:
+    """A quote text's canonical words, content words and content-bearing word n-grams."""
+    toks = quote_words(text, lex)
     content = content_words(toks, settings.common_word_zipf)
     n = settings.quote_ngram
-    grams = frozenset(
-        " ".join(toks[i : i + n]) for i in range(len(toks) - n + 1) if any(t in content for t in toks[i : i + n])
-    )
-    return _Quote(claim, subject_key(claim, lex), toks, content, grams)
+    flags = [t in content for t in toks]
+    grams = frozenset(" ".join(toks[i : i + n]) for i in range(len(toks) - n + 1) if any(flags[i : i + n]))
+    return toks, content, grams
 
 
-def _quote_score(a: _Quote, b: _Quote, settings: ReconcileSettings) -> float:
-    """Overlap coefficient of two quotes' content words, or 0.0 when they do not match."""
-    small = min(len(a.content), len(b.content))
-    if small < settings.quote_min_content_words:
-        return 0.0
-    shared = len(a.content & b.content)
-    if a.speaker and a.speaker == b.speaker:
-        need, ratio = min(settings.quote_min_shared_words, small), settings.quote_match_threshold
-    else:
-        need, ratio = settings.cross_speaker_min_shared_words, settings.cross_speaker_threshold
-    score = shared / small
-    return score if shared >= need and score >= ratio else 0.0
+def _prepare_quotes(claims: Sequence[Claim], lex: Lexicon, settings: ReconcileSettings) -> list[_Quote]:
+    # copies of one story quote the same texts: each distinct text is analysed once per call
+    seen: dict[str, tuple[tuple[str, ...], frozenset[str], frozenset[str]]] = {}
+    out = []
+    for c in claims:
+        text = c.quote_text or ""
+        if (found := seen.get(text)) is None:
+            found = seen[text] = _quote_analysis(text, lex, settings)
+        out.append(_Quote(c, subject_key(c, lex), *found))
+    return out
+
+
+def _pair_scores(quotes: list[_Quote], first: np.ndarray, second: np.ndarray, settings: ReconcileSettings,
+                 ) -> np.ndarray:
+    """Each pair's match score (first[k], second[k]): overlap coefficient of content words, or 0.0 on no match.
+
+    A score depends only on the two speakers and content sets, and copies of one story repeat them,
+    so each distinct pair of (speaker, content) intersects its sets once; the rest is array arithmetic.
+    """
+    if not len(first):
+        return np.zeros(0)
+    sig_ids: dict[tuple[str, frozenset[str]], int] = {}
+    sig = np.asarray([sig_ids.setdefault((q.speaker, q.content), len(sig_ids)) for q in quotes], dtype=np.int64)
+    sigs = list(sig_ids)
+    n_sig = len(sigs)
+    sa, sb = sig[first], sig[second]
+    pair_codes, inverse = np.unique(np.minimum(sa, sb) * n_sig + np.maximum(sa, sb), return_inverse=True)
+    ua, ub = (pair_codes // n_sig).tolist(), (pair_codes % n_sig).tolist()
+    shared = np.fromiter((len(sigs[x][1] & sigs[y][1]) for x, y in zip(ua, ub, strict=True)), dtype=np.int64,
+                         count=len(ua))
+    size = np.asarray([len(c) for _, c in sigs], dtype=np.int64)
+    speaker_ids: dict[str, int] = {}
+    speaker = np.asarray([speaker_ids.setdefault(sp, len(speaker_ids)) if sp else -1 for sp, _ in sigs], dtype=np.int64)
+    ua_, ub_ = np.asarray(ua, dtype=np.int64), np.asarray(ub, dtype=np.int64)
+    small = np.minimum(size[ua_], size[ub_])
+    same = (speaker[ua_] >= 0) & (speaker[ua_] == speaker[ub_])
+    need = np.where(same, np.minimum(settings.quote_min_shared_words, small), settings.cross_speaker_min_shared_words)
+    ratio = np.where(same, settings.quote_match_threshold, settings.cross_speaker_threshold)
+    score = np.divide(shared, small, out=np.zeros(len(ua)), where=small > 0)
+    ok = (small >= settings.quote_min_content_words) & (shared >= need) & (score >= ratio)
+    return np.where(ok, score, 0.0)[inverse.reshape(-1)]
 
 
 def _complementary(a: dict[str, list[int]], b: dict[str, list[int]], quotes: list[_Quote],
@@ -122,37 +151,37 @@ def _complementary(a: dict[str, list[int]], b: dict[str, list[int]], quotes: lis
     return True
 
 
-def _pair_counts(blocks: Iterable[list[int]], limit: int, pivots: int, min_count: int = 1,
-                 ) -> dict[tuple[int, int], int]:
-    """How many blocking keys each candidate pair shares (a self-join of the postings, as Splink does in SQL).
+def _pair_codes(blocks: Iterable[list[int]], limit: int, pivots: int, width: int, min_count: int = 1) -> np.ndarray:
+    """Candidate pairs that share at least ``min_count`` blocking keys, as sorted codes ``a * width + b`` (a < b).
 
-    A block up to ``limit`` members yields all its pairs; a larger block (a much-quoted statement)
-    links every member to its first ``pivots`` members only, so cost stays linear while the
-    members still connect through the pivots.
+    A self-join of the postings, as Splink does in SQL. A block up to ``limit`` members yields all its
+    pairs; a larger block (a much-quoted statement) links every member to its first ``pivots`` members
+    only, so cost stays linear while the members still connect through the pivots.
     """
-    keys: list[int] = []
+    sizes: list[int] = []
     members: list[int] = []
-    for k, block in enumerate(blocks):
+    for block in blocks:
         if len(block) >= 2:
-            keys.extend([k] * len(block))
+            sizes.append(len(block))
             members.extend(block)
-    if not keys:
-        return {}
-    post = pd.DataFrame({"k": np.asarray(keys, dtype=np.int64), "m": np.asarray(members, dtype=np.int64)})
-    grouped = post.groupby("k", sort=False)
-    post["rank"] = grouped.cumcount()
-    size = grouped["m"].transform("size")
-    heads = post[post["rank"] < np.where(size <= limit, size, pivots)]
-    pairs = heads.merge(post, on="k", suffixes=("_a", "_b"))
-    pairs = pairs[pairs["rank_b"] > pairs["rank_a"]]
-    a = np.minimum(pairs["m_a"].to_numpy(), pairs["m_b"].to_numpy())
-    b = np.maximum(pairs["m_a"].to_numpy(), pairs["m_b"].to_numpy())
-    # one int64 per pair, counted with numpy (a pandas MultiIndex round trip cost more than the join)
-    width = int(b.max()) + 1
-    codes, counts = np.unique(a * width + b, return_counts=True)
-    keep = counts >= min_count
-    codes, counts = codes[keep], counts[keep]
-    return dict(zip(zip((codes // width).tolist(), (codes % width).tolist(), strict=True), counts.tolist(), strict=True))
+    if not sizes:
+        return np.zeros(0, dtype=np.int64)
+    size = np.asarray(sizes, dtype=np.int64)
+    post = np.asarray(members, dtype=np.int64)
+    start = np.cumsum(size) - size  # where each block's members begin in ``post``
+    heads = np.where(size <= limit, size, np.minimum(pivots, size))
+    # every head (a member among its block's first ``heads``) pairs with each later member of its block
+    head_block = np.repeat(np.arange(len(size)), heads)
+    head_rank = np.arange(int(heads.sum())) - np.repeat(np.cumsum(heads) - heads, heads)
+    partners = size[head_block] - head_rank - 1
+    head_pos = start[head_block] + head_rank
+    first = np.repeat(head_pos + 1 - (np.cumsum(partners) - partners), partners)
+    other = first + np.arange(int(partners.sum()))
+    ma, mb = np.repeat(post[head_pos], partners), post[other]
+    codes = np.minimum(ma, mb) * width + np.maximum(ma, mb)
+    # one int64 per pair, counted with numpy (a pandas join and MultiIndex round trip cost more)
+    codes, counts = np.unique(codes, return_counts=True)
+    return codes[counts >= min_count]
 
 
 def _venues_meet(a: str | None, b: str | None, threshold: float) -> bool:
@@ -197,24 +226,32 @@ def _cluster_quotes(quotes: list[_Quote], settings: ReconcileSettings) -> list[t
             by_gram[g].append(i)
     # a same-speaker match needs at least this many shared content words, so fewer shared keys is no candidate
     min_shared = min(settings.quote_min_shared_words, settings.quote_min_content_words)
-    speaker_pairs = _pair_counts(by_speaker_word.values(), settings.max_block_size, settings.block_pivots, min_shared)
-    gram_pairs = _pair_counts(by_gram.values(), settings.max_block_size, settings.block_pivots)
-    uf = _UnionFind(len(quotes))
+    n = len(quotes)
+    speaker_codes = _pair_codes(by_speaker_word.values(), settings.max_block_size, settings.block_pivots, n, min_shared)
+    gram_codes = _pair_codes(by_gram.values(), settings.max_block_size, settings.block_pivots, n)
+    gram_codes = gram_codes[~np.isin(gram_codes, speaker_codes, assume_unique=True)]
+    uf = _UnionFind(n)
     by_doc: list[dict[str, list[int]]] = [{q.claim.doc_id: [i]} for i, q in enumerate(quotes)]
     edge_rules: dict[int, set[str]] = defaultdict(set)
-    scored = []
-    for i, j in _fragment_pairs(quotes, settings):
-        scored.append((-2.0, i, j, RULE_FRAGMENT))  # ahead of every content match (scores are <= 1)
-    for i, j in speaker_pairs:
-        if (score := _quote_score(quotes[i], quotes[j], settings)) > 0.0:
-            scored.append((-score, i, j, RULE_SPEAKER))
-    for i, j in gram_pairs:
-        if (i, j) not in speaker_pairs and (score := _quote_score(quotes[i], quotes[j], settings)) > 0.0:
-            scored.append((-score, i, j, RULE_NGRAM))
+    frag = _fragment_pairs(quotes, settings)
+    codes = np.concatenate((speaker_codes, gram_codes))
+    first, second = codes // n, codes % n
+    score = _pair_scores(quotes, first, second, settings)
+    hit = score > 0.0
+    rule_names = (RULE_FRAGMENT, RULE_SPEAKER, RULE_NGRAM)
+    rules = np.concatenate((np.zeros(len(frag), dtype=np.int64), np.ones(len(speaker_codes), dtype=np.int64),
+                            np.full(len(gram_codes), 2, dtype=np.int64)))[np.concatenate((np.ones(len(frag), bool), hit))]
+    neg = np.concatenate((np.full(len(frag), -2.0), -score[hit]))  # fragments ahead of every content match (<= 1)
+    ii = np.concatenate((np.asarray([i for i, _ in frag], dtype=np.int64), first[hit]))
+    jj = np.concatenate((np.asarray([j for _, j in frag], dtype=np.int64), second[hit]))
+    rule_rank = np.asarray([sorted(rule_names).index(r) for r in rule_names])[rules]
+    order = np.lexsort((rule_rank, jj, ii, neg))
+    scored = zip(neg[order].tolist(), ii[order].tolist(), jj[order].tolist(),
+                 [rule_names[r] for r in rules[order].tolist()], strict=True)
     # strongest matches first, so a weak link cannot pull a document's other quote into the group
     version = [0] * len(quotes)  # bumped when a cluster grows, so a refused join is re-checked only then
     refused: set[tuple[int, int, int, int]] = set()
-    for neg, i, j, rule in sorted(scored):
+    for neg, i, j, rule in scored:
         a, b = uf.find(i), uf.find(j)
         if a == b:
             continue
@@ -293,7 +330,7 @@ class _Draft:
 
 
 def _quote_drafts(quotes: list[Claim], remarks: list[Claim], lex: Lexicon, settings: ReconcileSettings) -> list[_Draft]:
-    prepared = [_prepare_quote(c, lex, settings) for c in quotes]
+    prepared = _prepare_quotes(quotes, lex, settings)
     drafts: list[_Draft] = []
     for members, rules in _cluster_quotes(prepared, settings):
         qs = [prepared[i] for i in members]

@@ -152,9 +152,16 @@ def person_key(name: str | None, lex: Lexicon) -> str:
     Everything up to the last title word goes (an organisation before a title names the office, not
     the person); a name that is only titles keeps its words.
     """
+    return _person_key(name, lex.titles)
+
+
+@lru_cache(maxsize=100_000)
+def _person_key(name: str | None, titles: frozenset[str]) -> str:
+    # cached on the name and the title words (all it depends on): grouping asks for every claim's subject
+    # several times, and a few hundred speakers recur over thousands of claims
     key = name_key(name)
     ws = key.split()
-    last = max((i for i, w in enumerate(ws) if w in lex.titles), default=-1)
+    last = max((i for i, w in enumerate(ws) if w in titles), default=-1)
     return " ".join(ws[last + 1 :]) if 0 <= last < len(ws) - 1 else key
 
 
