@@ -338,10 +338,13 @@ def _fmt(x: float) -> str:
 # ---- quote wording ------------------------------------------------------------------------
 
 
-def _same_spelling(a: str, b: str, lex: Lexicon) -> bool:
+def _same_spelling(a: str, b: str, lex: Lexicon, aligned: _Aligned | None = None) -> bool:
     """Two renderings of the same words: spelling table, paraphrase table, or only spaces and apostrophes
     differ ("data center"/"datacenter", "populations"/"population's")."""
-    ca, cb = quote_words(a, lex), quote_words(b, lex)
+    if aligned is None:
+        ca, cb = quote_words(a, lex), quote_words(b, lex)
+    else:  # quote_words, through the memo of aligned words
+        ca, cb = (_aligned(tuple(words(x)), lex, aligned)[0] for x in (a, b))
     return ca == cb or "".join(ca).replace("'", "") == "".join(cb).replace("'", "")
 
 
@@ -364,6 +367,28 @@ def _inside(na: tuple[str, ...], nb: tuple[str, ...]) -> tuple[int, int, int, in
 
 
 _Aligned = dict[tuple[str, ...], tuple[tuple[str, ...], tuple[int, ...]]]
+
+
+def _aligned(raw: tuple[str, ...], lex: Lexicon, memo: _Aligned) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """``aligned_quote_words`` of a word sequence, once per distinct sequence in ``memo``."""
+    if (found := memo.get(raw)) is None:
+        found = memo[raw] = aligned_quote_words(list(raw), lex)
+    return found
+
+
+@dataclass
+class _Memo:
+    """Per-call analyses keyed by content only: copies of a story repeat quote texts across claims and groups."""
+
+    words: dict[str, tuple[str, ...]]
+    aligned: _Aligned
+    canon: dict[tuple[str, ...], frozenset[str]]
+
+    def quote_tokens(self, text: str) -> tuple[str, ...]:
+        """``tuple(words(text))``, once per distinct text."""
+        if (found := self.words.get(text)) is None:
+            found = self.words[text] = tuple(words(text))
+        return found
 
 
 def _word_diff(ref: list[str], other: list[str], lex: Lexicon, aligned: _Aligned | None = None,
@@ -401,7 +426,7 @@ def _word_diff(ref: list[str], other: list[str], lex: Lexicon, aligned: _Aligned
             continue
         a, b = " ".join(ra[i1:i2]), " ".join(rb[j1:j2])
         n_diff += max(i2 - i1, j2 - j1)
-        same = bool(a and b) and _same_spelling(a, b, lex)
+        same = bool(a and b) and _same_spelling(a, b, lex, aligned)
         only_variants = only_variants and same
         tag = " (spelling/paraphrase variant)" if same else ""
         diffs.append(f"'{a or '∅'}' → '{b or '∅'}'{tag}")
@@ -410,7 +435,8 @@ def _word_diff(ref: list[str], other: list[str], lex: Lexicon, aligned: _Aligned
 
 def _quote_partner(k: tuple[str, ...], pool: list[object], docs_of: dict[object, set[str]],
                    canon: dict[object, frozenset[str]], lex: Lexicon, settings: ReconcileSettings,
-                   aligned: _Aligned) -> tuple[object, tuple[list[str], int, int, bool]] | None:
+                   aligned: _Aligned, shown: dict[object, str] | None = None,
+                   ) -> tuple[object, tuple[list[str], int, int, bool]] | None:
     """The wording in another document that quotes most of the same words as ``k``, with the word diff.
 
     Fragments of one statement are compared only with renderings of the same part: a piece that no
@@ -419,7 +445,8 @@ def _quote_partner(k: tuple[str, ...], pool: list[object], docs_of: dict[object,
     """
     docs = docs_of[k]
     others = [o for o in pool if o != k and docs_of[o] - docs]
-    ranked = sorted(others, key=lambda o: (-len(canon[k] & canon[o]), -len(o), str(o)))  # type: ignore[arg-type]
+    shown = {o: str(o) for o in others} if shown is None else shown  # str of a long tuple is not free: once per group
+    ranked = sorted(others, key=lambda o: (-len(canon[k] & canon[o]), -len(o), shown[o]))  # type: ignore[arg-type]
     best, best_rank = None, None
     need_content = settings.quote_min_content_words
     for o in ranked[: settings.quote_partner_candidates]:
@@ -436,14 +463,20 @@ def _quote_partner(k: tuple[str, ...], pool: list[object], docs_of: dict[object,
     return best
 
 
-def _compare_quotes(positions: list[_Position], lex: Lexicon, settings: ReconcileSettings) -> _Outcome:
+def _compare_quotes(positions: list[_Position], lex: Lexicon, settings: ReconcileSettings,
+                    memo: _Memo | None = None) -> _Outcome:
     groups = _by_value(positions)
     total = sum(p.weight for p in positions) or 1.0
     # reference wording: the fullest rendering (fragments align inside it), then the most trusted
     ref_key = min(groups, key=lambda k: (-len(k), -sum(p.weight for p in groups[k]), k))  # type: ignore[arg-type]
     # partners are ranked and accepted on content words: two sentences sharing only "she ... the ... of"
     # are different sentences, not two wordings of one
-    canon = {k: content_words(quote_words(" ".join(k), lex), settings.common_word_zipf) for k in groups}  # type: ignore[arg-type]
+    memo = _Memo({}, {}, {}) if memo is None else memo
+    canon = {}
+    for k in groups:
+        if (found := memo.canon.get(k)) is None:  # type: ignore[call-overload]
+            found = memo.canon[k] = content_words(quote_words(" ".join(k), lex), settings.common_word_zipf)  # type: ignore[index, arg-type]
+        canon[k] = found
     worst = ("agree", "none")
     notes = []
     support = 0.0
@@ -452,11 +485,12 @@ def _compare_quotes(positions: list[_Position], lex: Lexicon, settings: Reconcil
     docs_of = {k: {p.claim.doc_id for p in ps} for k, ps in groups.items()}
     ordered = sorted(groups, key=lambda k: (-len(k), -sum(p.weight for p in groups[k]), str(k)))  # type: ignore[arg-type]
     pool = ordered[: settings.max_compared_values]
-    aligned: _Aligned = {}
+    aligned = memo.aligned
+    shown = {k: str(k) for k in groups}
     for k in ordered:
         if len(docs_of[k]) > 1:
             support = max(support, sum(p.weight for p in groups[k]))
-        found = _quote_partner(k, pool, docs_of, canon, lex, settings, aligned)  # type: ignore[arg-type]
+        found = _quote_partner(k, pool, docs_of, canon, lex, settings, aligned, shown)  # type: ignore[arg-type]
         if found is None:
             unmatched.append(_docs(groups[k]))
             continue
@@ -546,17 +580,18 @@ def _verdict(g: ClaimGroup, aspect: str, kind: str, positions: list[_Position], 
 
 
 def _group_verdicts(g: ClaimGroup, lex: Lexicon, w: Callable[[Claim], float], settings: ReconcileSettings,
-                    ) -> list[Verdict]:
+                    memo: _Memo | None = None) -> list[Verdict]:
     out: list[Verdict] = []
     claims = g.claims
     if g.kind == "quote":
         qs = [c for c in claims if c.quote_text]
         # reported speech is the outlet's paraphrase: its words are not the speaker's wording
         direct = [c for c in qs if c.modality != "reported"]
-        pos = [_Position(c, tuple(words(c.quote_text or "")), _short(c.quote_text or "", 400), w(c)) for c in direct]
+        memo = _Memo({}, {}, {}) if memo is None else memo
+        pos = [_Position(c, memo.quote_tokens(c.quote_text or ""), _short(c.quote_text or "", 400), w(c)) for c in direct]
         # wording needs two sources: one document's pieces of a statement are not variants of each other
         if len({p.claim.doc_id for p in pos}) >= 2:
-            out.append(_verdict(g, "quote", "quote", pos, _compare_quotes(pos, lex, settings)))
+            out.append(_verdict(g, "quote", "quote", pos, _compare_quotes(pos, lex, settings, memo)))
         pos = _name_positions(qs, lambda c: c.subject, w, lambda v: person_key(v, lex))
         if len({p.key for p in pos}) > 1 and _comparable(pos):
             out.append(_verdict(g, "speaker", "person", pos, _compare_categorical(pos, "speaker", "medium")))
@@ -611,8 +646,9 @@ def compare_groups(groups: Sequence[ClaimGroup], trust: Mapping[str, float], set
         return cache[c.claim_id]
 
     out: list[Verdict] = []
+    memo = _Memo({}, {}, {})  # for this call only: keyed by content, so any input is safe
     for g in groups:
         # an aspect is compared only where >= 2 documents speak to it or >= 2 values are stated
         if g.claims:
-            out.extend(_group_verdicts(g, lex, w, settings))
+            out.extend(_group_verdicts(g, lex, w, settings, memo))
     return out

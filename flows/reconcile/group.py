@@ -17,6 +17,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 import numpy as np
 
@@ -399,7 +400,9 @@ def _remark_target(remark: Claim, candidates: list[_Draft]) -> tuple[_Draft | No
     return None, ""
 
 
+@lru_cache(maxsize=100_000)
 def _word_set(key: str) -> frozenset[str]:
+    # cached on the key (all it depends on): venues and names recur across claims and groups
     return frozenset(words(key))
 
 

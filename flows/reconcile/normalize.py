@@ -230,6 +230,7 @@ def _add_month(d: date) -> date:
     return date(d.year + (d.month == 12), d.month % 12 + 1, 1)
 
 
+@lru_cache(maxsize=100_000)  # pure on the value and TimeSpan is frozen; claims repeat a few hundred values
 def parse_timex(value: str | None) -> TimeSpan | None:
     """Interval of a TIMEX3 date value (YYYY, YYYY-MM, YYYY-MM-DD, XXXX-MM); None if not a date."""
     if not value:
