@@ -252,11 +252,21 @@ def _cluster_quotes(quotes: list[_Quote], settings: ReconcileSettings) -> list[t
     # strongest matches first, so a weak link cannot pull a document's other quote into the group
     version = [0] * len(quotes)  # bumped when a cluster grows, so a refused join is re-checked only then
     refused: set[tuple[int, int, int, int]] = set()
+    parent = uf.parent
+    join_below = settings.same_doc_join_threshold
     for neg, i, j, rule in scored:
-        a, b = uf.find(i), uf.find(j)
+        # _UnionFind.find inlined (path halving, the same parent links): this loop runs once per matching pair
+        a = i
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        b = j
+        while parent[b] != b:
+            parent[b] = parent[parent[b]]
+            b = parent[b]
         if a == b:
             continue
-        if rule != RULE_FRAGMENT and -neg < settings.same_doc_join_threshold:
+        if rule != RULE_FRAGMENT and -neg < join_below:
             seen = (min(a, b), version[min(a, b)], max(a, b), version[max(a, b)])
             if seen in refused:
                 continue  # two large clusters meet through many weak edges: judge the pair once
