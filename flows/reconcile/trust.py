@@ -13,10 +13,8 @@ w-shingles), counted through an inverted index, so only documents that share a s
 from __future__ import annotations
 
 import zlib
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from itertools import combinations
 
 import numpy as np
 
@@ -88,13 +86,20 @@ def source_trust(texts: Mapping[str, str], spin_scores: Mapping[str, float], set
     hi = np.concatenate((bounds, [len(all_h)]))
     # a shingle in very many documents is boilerplate or a common phrase, not evidence of copying
     keep = (hi - lo >= 2) & (hi - lo <= settings.max_shingle_docs)
-    posted = all_d.tolist()
-    shared_counts: Counter[tuple[int, int]] = Counter()
-    for x, y in zip(lo[keep].tolist(), hi[keep].tolist(), strict=True):
-        # combinations of an ascending list yield (x, y) with x < y; Counter.update counts them at C level
-        shared_counts.update(combinations(posted[x:y], 2))
+    # every pair of documents under each kept hash, as one int64 code x * n_docs + y (x < y: documents are
+    # ascending under a hash), counted with numpy; np.unique sorts the codes as sorted((x, y)) would
+    members = (hi - lo)[keep]
+    heads = members - 1  # each member but the last pairs with the members after it
+    head_block = np.repeat(np.arange(len(members)), heads)
+    head_rank = np.arange(int(heads.sum())) - np.repeat(np.cumsum(heads) - heads, heads)
+    partners = members[head_block] - head_rank - 1
+    head_pos = lo[keep][head_block] + head_rank
+    other = np.repeat(head_pos + 1 - (np.cumsum(partners) - partners), partners) + np.arange(int(partners.sum()))
+    n_docs = max(len(doc_ids), 1)
+    codes, counts = np.unique(np.repeat(all_d[head_pos], partners) * n_docs + all_d[other], return_counts=True)
     pairs: list[CopyPair] = []
-    for (x, y), count in sorted(shared_counts.items()):
+    for code, count in zip(codes.tolist(), counts.tolist(), strict=True):
+        x, y = divmod(code, n_docs)
         a, b = doc_ids[x], doc_ids[y]
         smaller = min(len(shingles[a]), len(shingles[b]))
         if count < settings.copy_min_shared_shingles or smaller == 0:
