@@ -172,7 +172,10 @@ def quote_words(text: str, lex: Lexicon) -> tuple[str, ...]:
 
 def aligned_quote_words(raw: list[str], lex: Lexicon) -> tuple[tuple[str, ...], tuple[int, ...]]:
     """Canonical words of a word list, and for each the index of the raw word it came from."""
-    toks = [lex.spelling.get(w, w) for w in raw]
+    toks = list(map(lex.spelling.get, raw, raw))
+    if lex.paraphrases.keys().isdisjoint(toks):
+        # no word starts a paraphrase (the common case): the words map one to one
+        return tuple(toks), tuple(range(len(toks)))
     out: list[str] = []
     src_index: list[int] = []
     i = 0

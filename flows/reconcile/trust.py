@@ -97,8 +97,9 @@ def source_trust(texts: Mapping[str, str], spin_scores: Mapping[str, float], set
     other = np.repeat(head_pos + 1 - (np.cumsum(partners) - partners), partners) + np.arange(int(partners.sum()))
     n_docs = max(len(doc_ids), 1)
     codes, counts = np.unique(np.repeat(all_d[head_pos], partners) * n_docs + all_d[other], return_counts=True)
+    enough = counts >= settings.copy_min_shared_shingles  # fewer is a shared phrase: skipped below anyway
     pairs: list[CopyPair] = []
-    for code, count in zip(codes.tolist(), counts.tolist(), strict=True):
+    for code, count in zip(codes[enough].tolist(), counts[enough].tolist(), strict=True):
         x, y = divmod(code, n_docs)
         a, b = doc_ids[x], doc_ids[y]
         smaller = min(len(shingles[a]), len(shingles[b]))
