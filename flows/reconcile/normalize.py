@@ -19,7 +19,7 @@ from flows.errors import RuleError
 from flows.rules import load_table
 from flows.settings import ReconcileSettings
 
-_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+_WORD = re.compile(r"[^\W_]++(?:['’][^\W_]++)*+")  # possessive: the same matches, no backtracking state
 _APOSTROPHE_LOOKALIKES = ("’", "‘", "`")
 _NAME_DROP = re.compile(r"^(?:the|a|an)\s+|['’]s\b|[^\w\s]")
 _SPACES = re.compile(r"\s+")

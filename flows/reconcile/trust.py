@@ -52,6 +52,19 @@ def _shingles(toks: list[str], size: int, mod: int) -> dict[int, int]:
     return dict(zip(hashes[keep].tolist(), keep.tolist(), strict=True))
 
 
+def _text_words(text: str, seen: dict[str, list[str]]) -> list[str]:
+    """``words(text)``, each distinct line tokenised once: copies of one story repeat whole paragraphs.
+
+    Exact: no word spans a line break, and lower-casing and apostrophe straightening act within a line.
+    """
+    toks: list[str] = []
+    for line in text.split("\n"):
+        if (found := seen.get(line)) is None:
+            found = seen[line] = words(line)
+        toks.extend(found)
+    return toks
+
+
 def _example(toks: list[str], positions: dict[int, int], shared: set[int], size: int) -> str:
     """The longest passage of a text (as its words) covered by shared shingles, as words."""
     starts = sorted(map(positions.__getitem__, shared))
@@ -73,7 +86,8 @@ def source_trust(texts: Mapping[str, str], spin_scores: Mapping[str, float], set
     """Trust weight per document (copies and spun copies count less) and the copy pairs found."""
     size, mod = settings.copy_shingle_words, max(settings.copy_sample_mod, 1)
     doc_ids = sorted(texts)
-    toks = {d: words(texts[d]) for d in doc_ids}  # once per text: the examples reuse them
+    seen: dict[str, list[str]] = {}  # per call: line -> its words
+    toks = {d: _text_words(texts[d], seen) for d in doc_ids}  # once per text: the examples reuse them
     shingles = {d: _shingles(toks[d], size, mod) for d in doc_ids}
     # postings as one array sorted by hash (stable, so each hash's documents stay in ascending order)
     all_h = np.concatenate([np.fromiter(shingles[d], dtype=np.int64, count=len(shingles[d])) for d in doc_ids]
