@@ -1,0 +1,75 @@
+"""The vectorised and memoised paths of reconcile give what the plain per-item definitions give."""
+
+from __future__ import annotations
+
+import zlib
+from collections import Counter
+from itertools import combinations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from flows.reconcile.group import _pair_codes
+from flows.reconcile.normalize import aligned_quote_words, load_lexicon, words
+from flows.reconcile.trust import _shingles, _text_words
+from flows.settings import ReconcileSettings
+
+SETTINGS = ReconcileSettings()
+# words, accented and Greek letters, apostrophes of both kinds, underscores and line breaks
+TEXT = st.text(alphabet="ab cd’'_\n-éΣς.ü1", max_size=120)
+
+
+def _plain_shingles(toks: list[str], size: int, mod: int) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for i in range(len(toks) - size + 1):
+        h = zlib.crc32(" ".join(toks[i : i + size]).encode("utf-8"))
+        if h % mod == 0 and h not in out:
+            out[h] = i
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(TEXT, st.integers(1, 4), st.integers(1, 3))
+def test_shingles_match_a_join_per_shingle(text: str, size: int, mod: int) -> None:
+    toks = words(text)
+    got = _shingles(toks, size, mod)
+    want = _plain_shingles(toks, size, mod)
+    assert got == want and list(got) == list(want)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(TEXT, max_size=4))
+def test_words_per_line_match_words_of_the_text(texts: list[str]) -> None:
+    seen: dict[str, list[str]] = {}
+    for text in texts + texts:  # the second round is served from the memo
+        assert _text_words(text, seen) == words(text)
+
+
+def _plain_pairs(blocks: list[list[int]], limit: int, pivots: int, min_count: int) -> list[tuple[int, int]]:
+    counts: Counter[tuple[int, int]] = Counter()
+    for block in blocks:
+        if len(block) < 2:
+            continue
+        heads = len(block) if len(block) <= limit else pivots
+        for x, y in combinations(range(len(block)), 2):
+            if x < heads:
+                counts[(min(block[x], block[y]), max(block[x], block[y]))] += 1
+    return sorted(p for p, n in counts.items() if n >= min_count)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 30), max_size=12, unique=True), max_size=8),
+       st.integers(2, 6), st.integers(1, 4), st.integers(1, 3))
+def test_pair_codes_match_all_pairs_with_pivots(blocks: list[list[int]], limit: int, pivots: int,
+                                                 min_count: int) -> None:
+    codes = _pair_codes(blocks, limit, pivots, 31, min_count)
+    assert [(int(c) // 31, int(c) % 31) for c in codes] == _plain_pairs(blocks, limit, pivots, min_count)
+    assert np.all(np.diff(codes) > 0)
+
+
+def test_aligned_words_fast_path_maps_one_to_one() -> None:
+    lex = load_lexicon(SETTINGS)
+    raw = [w for w in words("the minister said the plan stands") if w not in lex.paraphrases]
+    canon, index = aligned_quote_words(raw, lex)
+    assert canon == tuple(lex.spelling.get(w, w) for w in raw) and index == tuple(range(len(raw)))
