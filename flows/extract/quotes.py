@@ -55,6 +55,7 @@ class Lexicon:
     verbs: dict[str, tuple[str, str, bool]]  # form -> (predicate, modality, takes_object)
     indirect: dict[str, str]  # form -> yes | that | no: whether it introduces speech without quote marks
     verb_alt: str
+    verb_words: frozenset[str] | None  # the verb forms when each is one lowercase word (None: they cannot gate)
     venues: tuple[tuple[re.Pattern[str], str], ...]
     any_venue: re.Pattern[str] | None  # matches in a span whenever some venue cue does (None: no such gate)
     remark_alt: str
@@ -88,6 +89,7 @@ def lexicon() -> Lexicon:
         verbs=verbs,
         indirect=indirect,
         verb_alt=alt,
+        verb_words=frozenset(verbs) if all(_LOWER_WORD.fullmatch(v) for v in verbs) else None,
         venues=venues,
         any_venue=_any_of([rx.pattern for rx, _kind in venues]),
         remark_alt=remark,
@@ -246,7 +248,8 @@ def _attribute(text: str, masked: str, ctx: DocContext, quotes: list[Quote], lex
         s_start = ctx.layout.sentences[si].start if ctx.layout.sentences else pa
         lo = max(prev, s_start)
         before = masked[lo : q.open]
-        hits = list(lex.before_re.finditer(before))
+        # a match holds a speech verb, a whole word of the sentence (masking cuts no word): without one, no scan
+        hits = list(lex.before_re.finditer(before)) if _may_hold_verb(ctx, si, lex) else []
         if hits:
             m = hits[-1]
             spk = _speaker(ctx, m, lo)
@@ -265,7 +268,7 @@ def _attribute(text: str, masked: str, ctx: DocContext, quotes: list[Quote], lex
         if not before.strip() and si > 0 and ctx.layout.sentences[si - 1].para == q.para:
             ps = ctx.layout.sentences[si - 1]
             seg = masked[max(ps.start, prev) : ps.end]
-            hits = list(lex.before_re.finditer(seg))
+            hits = list(lex.before_re.finditer(seg)) if _may_hold_verb(ctx, si - 1, lex) else []
             if hits and '"' not in text[ps.start : ps.end] and "\u201c" not in text[ps.start : ps.end]:
                 m = hits[-1]
                 spk = _speaker(ctx, m, max(ps.start, prev))
@@ -284,6 +287,11 @@ def _attribute(text: str, masked: str, ctx: DocContext, quotes: list[Quote], lex
         else:
             continue
         q.speaker, q.verb, q.rule = src.speaker, src.verb, "continuation"
+
+
+def _may_hold_verb(ctx: DocContext, si: int, lex: Lexicon) -> bool:
+    """False when sentence ``si`` has no speech verb among its words, so no attribution pattern can match in it."""
+    return lex.verb_words is None or not ctx.layout.sentences or not lex.verb_words.isdisjoint(ctx.sentence_words(si))
 
 
 def _only_quote(text: str, ctx: DocContext, q: Quote) -> bool:
