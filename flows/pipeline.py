@@ -330,7 +330,14 @@ def _run_stages(
         say(f"processing {n_todo} documents in {len(batches)} batches")
         spun: list[CleanDocument] = []
         n = len(batches)
-        submit = lambda b: prepare_task.submit(wrap(b), wrap(dict(found.metadata)), settings)  # noqa: E731
+        meta = found.metadata
+
+        def submit(b: Sequence[ingest_stage.ReadResult]):
+            # each batch ships the metadata of its own files only: the whole sources.csv per batch made
+            # shipping quadratic in the folder's size (20,000 rows pickled for each of 79 batches)
+            own = {r.source.source_path: meta[r.source.source_path] for r in b if r.source.source_path in meta}
+            return prepare_task.submit(wrap(b), wrap(own), settings)
+
         for i, res in enumerate(_in_order(submit, batches, ahead), 1):
             _absorb(summary, quarantined, res)
             spun.extend(res.spun)
