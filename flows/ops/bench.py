@@ -289,9 +289,12 @@ def run_bench(
             bar = _LoadBar(n, progress)
             t1 = time.perf_counter()
             try:
+                # a plain function, not the bar object: Prefect encodes flow parameters for the API
+                # (fastapi's jsonable_encoder walks an object's attributes, and iterating the tqdm bar closes it)
                 summary = run_pipeline(
-                    raw, warehouse, reports, settings, runner_name=runner_name, workers=workers, progress=bar
-                )
+                    raw, warehouse, reports, settings, runner_name=runner_name, workers=workers,
+                    progress=lambda msg: bar(msg),
+                )  # fmt: skip
             finally:
                 bar.close()
             run_s = time.perf_counter() - t1
