@@ -15,6 +15,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -32,11 +33,15 @@ class CopyPair:
     evidence: str
 
 
-def _shingles(toks: list[str], size: int, mod: int) -> dict[int, int]:
-    """Sampled shingle hashes of a word list -> word position of the first occurrence."""
+def _shingles(toks: list[str], size: int, mod: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sampled shingle hashes of a word list and the word position of each one's first occurrence.
+
+    Two small arrays per text rather than a dict of Python ints: reconcile holds them for every
+    document of the warehouse at once (a dict cost about 40 KB per 5 KB article).
+    """
     n = len(toks) - size + 1
     if n <= 0:
-        return {}
+        return np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.int64)
     # each shingle's bytes are a slice of the words joined once, so hashing runs at C level without a
     # join and an encode per shingle (the same bytes as " ".join(toks[i : i + size]).encode()); words
     # hold no spaces, so the joining spaces mark where each word's bytes start and end
@@ -49,14 +54,20 @@ def _shingles(toks: list[str], size: int, mod: int) -> dict[int, int]:
     # first occurrence of each sampled hash, in order of position (as a first-seen loop would keep)
     _, first = np.unique(hashes[pos], return_index=True)
     keep = pos[np.sort(first)]
-    return dict(zip(hashes[keep].tolist(), keep.tolist(), strict=True))
+    return hashes[keep], keep
+
+
+_SEEN_LINES = 20_000  # distinct lines whose words a call keeps for reuse before it starts afresh
 
 
 def _text_words(text: str, seen: dict[str, list[str]]) -> list[str]:
     """``words(text)``, each distinct line tokenised once: copies of one story repeat whole paragraphs.
 
     Exact: no word spans a line break, and lower-casing and apostrophe straightening act within a line.
+    ``seen`` is emptied when it reaches _SEEN_LINES, so it cannot grow with the warehouse.
     """
+    if len(seen) >= _SEEN_LINES:
+        seen.clear()
     toks: list[str] = []
     for line in text.split("\n"):
         if (found := seen.get(line)) is None:
@@ -65,9 +76,9 @@ def _text_words(text: str, seen: dict[str, list[str]]) -> list[str]:
     return toks
 
 
-def _example(toks: list[str], positions: dict[int, int], shared: set[int], size: int) -> str:
+def _example(toks: list[str], hashes: np.ndarray, positions: np.ndarray, shared: np.ndarray, size: int) -> str:
     """The longest passage of a text (as its words) covered by shared shingles, as words."""
-    starts = sorted(map(positions.__getitem__, shared))
+    starts = np.sort(positions[np.isin(hashes, shared)]).tolist()
     best_lo = best_hi = lo = hi = starts[0]
     for p in starts[1:]:
         # sampled shingles closer than a shingle apart belong to one passage
@@ -87,12 +98,12 @@ def source_trust(texts: Mapping[str, str], spin_scores: Mapping[str, float], set
     size, mod = settings.copy_shingle_words, max(settings.copy_sample_mod, 1)
     doc_ids = sorted(texts)
     seen: dict[str, list[str]] = {}  # per call: line -> its words
-    toks = {d: _text_words(texts[d], seen) for d in doc_ids}  # once per text: the examples reuse them
-    shingles = {d: _shingles(toks[d], size, mod) for d in doc_ids}
+    # only the sampled shingles are kept per text; the few texts an example is quoted from are split again
+    shingles = {d: _shingles(_text_words(texts[d], seen), size, mod) for d in doc_ids}
+    seen.clear()
     # postings as one array sorted by hash (stable, so each hash's documents stay in ascending order)
-    all_h = np.concatenate([np.fromiter(shingles[d], dtype=np.int64, count=len(shingles[d])) for d in doc_ids]
-                           + [np.zeros(0, dtype=np.int64)])
-    all_d = np.repeat(np.arange(len(doc_ids)), [len(shingles[d]) for d in doc_ids])
+    all_h = np.concatenate([shingles[d][0].astype(np.int64) for d in doc_ids] + [np.zeros(0, dtype=np.int64)])
+    all_d = np.repeat(np.arange(len(doc_ids)), [len(shingles[d][0]) for d in doc_ids])
     order = np.argsort(all_h, kind="stable")
     all_h, all_d = all_h[order], all_d[order]
     bounds = np.flatnonzero(np.diff(all_h)) + 1
@@ -112,11 +123,12 @@ def source_trust(texts: Mapping[str, str], spin_scores: Mapping[str, float], set
     n_docs = max(len(doc_ids), 1)
     codes, counts = np.unique(np.repeat(all_d[head_pos], partners) * n_docs + all_d[other], return_counts=True)
     enough = counts >= settings.copy_min_shared_shingles  # fewer is a shared phrase: skipped below anyway
+    words_of = lru_cache(maxsize=256)(lambda d: _text_words(texts[d], seen))
     pairs: list[CopyPair] = []
     for code, count in zip(codes[enough].tolist(), counts[enough].tolist(), strict=True):
         x, y = divmod(code, n_docs)
         a, b = doc_ids[x], doc_ids[y]
-        smaller = min(len(shingles[a]), len(shingles[b]))
+        smaller = min(len(shingles[a][0]), len(shingles[b][0]))
         if count < settings.copy_min_shared_shingles or smaller == 0:
             continue
         ratio = count / smaller
@@ -126,9 +138,9 @@ def source_trust(texts: Mapping[str, str], spin_scores: Mapping[str, float], set
         if ratio < need:
             continue
         # the spun or shorter text is taken as the copy: spinners rewrite someone else's article
-        copy, source = (a, b) if (sa, -len(shingles[a]), b) > (sb, -len(shingles[b]), a) else (b, a)
-        shared = shingles[a].keys() & shingles[b].keys()
-        example = _example(toks[copy], shingles[copy], shared, size)
+        copy, source = (a, b) if (sa, -len(shingles[a][0]), b) > (sb, -len(shingles[b][0]), a) else (b, a)
+        shared = np.intersect1d(shingles[a][0], shingles[b][0])
+        example = _example(words_of(copy), *shingles[copy], shared, size)
         why = "spun copy" if spin_scores.get(copy, 0.0) >= settings.spun_threshold else "copy"
         evidence = (f"{why}: {count} of {smaller} sampled {size}-word shingles shared "
                     f"(spin {spin_scores.get(copy, 0.0):.2f} vs {spin_scores.get(source, 0.0):.2f}); e.g. '{example}'")

@@ -33,8 +33,10 @@ def _plain_shingles(toks: list[str], size: int, mod: int) -> dict[int, int]:
 @given(TEXT, st.integers(1, 4), st.integers(1, 3))
 def test_shingles_match_a_join_per_shingle(text: str, size: int, mod: int) -> None:
     toks = words(text)
-    got = _shingles(toks, size, mod)
+    hashes, positions = _shingles(toks, size, mod)
+    got = dict(zip(hashes.tolist(), positions.tolist(), strict=True))
     want = _plain_shingles(toks, size, mod)
+    assert len(got) == len(hashes)  # each sampled hash once
     assert got == want and list(got) == list(want)
 
 
