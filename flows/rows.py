@@ -47,7 +47,8 @@ class BatchRows:
 
 
 @cache
-def _field_names(cls: type) -> tuple[str, ...]:
+def field_names(cls: type) -> tuple[str, ...]:
+    """A record class's field names, in order (looked up once per class)."""
     return tuple(f.name for f in fields(cls))
 
 
@@ -81,7 +82,7 @@ class _Columns:
 
     def add_record(self, record: object, extra: Sequence[object] = ()) -> None:
         """A flat record's fields (shallow: the loaded records hold only scalars and dates), then extras."""
-        self.add([*map(record.__getattribute__, _field_names(type(record))), *extra])
+        self.add([*map(record.__getattribute__, field_names(type(record))), *extra])
 
     def as_dict(self) -> dict[str, list]:
         return dict(zip(self.names, self.lists, strict=True))
@@ -94,11 +95,11 @@ def batch_rows(docs: Sequence[RepairedDocument], extractions: Sequence[Extractio
     # documents, loaded_at come from the loader)
     tables = {
         "documents": _Columns(DOCUMENT_COLUMNS),
-        "boilerplate": _Columns(_field_names(BoilerplateHit)),
-        "normalization_edits": _Columns((*_field_names(Edit), "edit_id")),
+        "boilerplate": _Columns(field_names(BoilerplateHit)),
+        "normalization_edits": _Columns((*field_names(Edit), "edit_id")),
         "spin_sentences": _Columns(("doc_id", "clean_start", "clean_end", "score", "signals")),
-        "timexes": _Columns((*_field_names(Timex), "doc_id")),
-        "mentions": _Columns(_field_names(Mention)),
+        "timexes": _Columns((*field_names(Timex), "doc_id")),
+        "mentions": _Columns(field_names(Mention)),
         "claims": _Columns((*CLAIM_COLUMNS, "original_text")),
     }
     out = BatchRows()

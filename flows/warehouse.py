@@ -17,9 +17,7 @@ import re
 import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import fields
 from datetime import UTC, datetime
-from functools import cache
 from pathlib import Path
 
 import duckdb
@@ -34,7 +32,7 @@ from flows.records import (
     RepairedDocument,
     Verdict,
 )
-from flows.rows import ENTITY_COLUMNS, BatchRows, batch_rows
+from flows.rows import ENTITY_COLUMNS, BatchRows, batch_rows, field_names
 from flows.settings import PROJECT_ROOT
 
 SCHEMA_DIR = PROJECT_ROOT / "warehouse" / "schema"
@@ -268,7 +266,7 @@ _FETCH_ROWS = 10_000
 
 def all_claims(con: duckdb.DuckDBPyConnection) -> list[Claim]:
     """Every claim of the current documents as records."""
-    names = _field_names(Claim)  # selected in the record's field order: rows go in positionally
+    names = field_names(Claim)  # selected in the record's field order: rows go in positionally
     cols = ", ".join(f'"{c}"' for c in names)
     cur = con.execute(f"SELECT {cols} FROM claims ORDER BY doc_id, start, claim_id")
     # values that repeat across claims (kinds, predicates, document and entity ids, the sentence several
@@ -359,11 +357,6 @@ def _invalidate_conflicts(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("DELETE FROM copies")
 
 
-@cache
-def _field_names(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in fields(cls))
-
-
 # parents first; every table a batch fills
 _LOAD_ORDER = ("documents", "boilerplate", "normalization_edits", "spin_sentences", "timexes", "mentions", "claims")
 
@@ -449,7 +442,7 @@ def record_quarantine(
 ) -> None:
     """Make the quarantine table the current state: this run's refusals, and none for inputs now gone or loaded."""
     rows = {
-        q.source_path: {**{k: getattr(q, k) for k in _field_names(Quarantined)}, "run_id": run_id, "quarantined_at": now()}
+        q.source_path: {**{k: getattr(q, k) for k in field_names(Quarantined)}, "run_id": run_id, "quarantined_at": now()}
         for q in items
     }  # the last word on a path wins
     with transaction(con):

@@ -31,6 +31,7 @@ from flows.reconcile.normalize import (
     quote_words,
     words,
 )
+from flows.reconcile.pairs import block_pair_counts
 from flows.records import Claim, ClaimGroup
 from flows.settings import ReconcileSettings
 
@@ -152,24 +153,6 @@ def _complementary(a: dict[str, list[int]], b: dict[str, list[int]], quotes: lis
     return True
 
 
-_PAIRS_PER_SLICE = 2_000_000
-
-
-def _slice_codes(size: np.ndarray, start: np.ndarray, heads: np.ndarray, post: np.ndarray, width: int,
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct pair codes of some blocks and how many of those blocks each pair shares."""
-    # every head (a member among its block's first ``heads``) pairs with each later member of its block
-    head_block = np.repeat(np.arange(len(size)), heads)
-    head_rank = np.arange(int(heads.sum())) - np.repeat(np.cumsum(heads) - heads, heads)
-    partners = size[head_block] - head_rank - 1
-    head_pos = start[head_block] + head_rank
-    first = np.repeat(head_pos + 1 - (np.cumsum(partners) - partners), partners)
-    other = first + np.arange(int(partners.sum()))
-    ma, mb = np.repeat(post[head_pos], partners), post[other]
-    # one int64 per pair, counted with numpy (a pandas join and MultiIndex round trip cost more)
-    return np.unique(np.minimum(ma, mb) * width + np.maximum(ma, mb), return_counts=True)
-
-
 def _pair_codes(blocks: Iterable[list[int]], limit: int, pivots: int, width: int, min_count: int = 1) -> np.ndarray:
     """Candidate pairs that share at least ``min_count`` blocking keys, as sorted codes ``a * width + b`` (a < b).
 
@@ -189,17 +172,7 @@ def _pair_codes(blocks: Iterable[list[int]], limit: int, pivots: int, width: int
     post = np.asarray(members, dtype=np.int64)
     start = np.cumsum(size) - size  # where each block's members begin in ``post``
     heads = np.where(size <= limit, size, np.minimum(pivots, size))
-    # the pairs are made and counted a slice of blocks at a time: on a large warehouse all of them at
-    # once took hundreds of MB of index arrays; the counts of the slices are then summed per code
-    n_pairs = heads * (size - 1) - heads * (heads - 1) // 2
-    cuts = np.searchsorted(np.cumsum(n_pairs), np.arange(_PAIRS_PER_SLICE, int(n_pairs.sum()), _PAIRS_PER_SLICE))
-    bounds = [0, *sorted(set((cuts + 1).tolist()) - {0, len(size)}), len(size)]
-    parts = [_slice_codes(size[b0:b1], start[b0:b1], heads[b0:b1], post, width) for b0, b1 in zip(bounds[:-1], bounds[1:], strict=True)]
-    if len(parts) == 1:
-        codes, counts = parts[0]
-    else:
-        codes, inverse = np.unique(np.concatenate([c for c, _ in parts]), return_inverse=True)
-        counts = np.bincount(inverse.reshape(-1), weights=np.concatenate([n for _, n in parts])).astype(np.int64)
+    codes, counts = block_pair_counts(size, start, heads, post, width)
     return codes[counts >= min_count]
 
 

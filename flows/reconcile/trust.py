@@ -20,6 +20,7 @@ from functools import lru_cache
 import numpy as np
 
 from flows.reconcile.normalize import words
+from flows.reconcile.pairs import block_pair_counts
 from flows.settings import ReconcileSettings
 
 
@@ -111,17 +112,10 @@ def source_trust(texts: Mapping[str, str], spin_scores: Mapping[str, float], set
     hi = np.concatenate((bounds, [len(all_h)]))
     # a shingle in very many documents is boilerplate or a common phrase, not evidence of copying
     keep = (hi - lo >= 2) & (hi - lo <= settings.max_shingle_docs)
-    # every pair of documents under each kept hash, as one int64 code x * n_docs + y (x < y: documents are
-    # ascending under a hash), counted with numpy; np.unique sorts the codes as sorted((x, y)) would
+    # every pair of documents under each kept hash, as one int64 code x * n_docs + y (x < y), counted
     members = (hi - lo)[keep]
-    heads = members - 1  # each member but the last pairs with the members after it
-    head_block = np.repeat(np.arange(len(members)), heads)
-    head_rank = np.arange(int(heads.sum())) - np.repeat(np.cumsum(heads) - heads, heads)
-    partners = members[head_block] - head_rank - 1
-    head_pos = lo[keep][head_block] + head_rank
-    other = np.repeat(head_pos + 1 - (np.cumsum(partners) - partners), partners) + np.arange(int(partners.sum()))
     n_docs = max(len(doc_ids), 1)
-    codes, counts = np.unique(np.repeat(all_d[head_pos], partners) * n_docs + all_d[other], return_counts=True)
+    codes, counts = block_pair_counts(members, lo[keep], members, all_d, n_docs)
     enough = counts >= settings.copy_min_shared_shingles  # fewer is a shared phrase: skipped below anyway
     words_of = lru_cache(maxsize=256)(lambda d: _text_words(texts[d], seen))
     pairs: list[CopyPair] = []

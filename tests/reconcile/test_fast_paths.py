@@ -75,15 +75,15 @@ def test_pair_codes_match_all_pairs_with_pivots(blocks: list[list[int]], limit: 
        st.integers(2, 6), st.integers(1, 4), st.integers(1, 3), st.integers(1, 20))
 def test_pair_codes_made_a_slice_of_blocks_at_a_time_are_the_same(blocks, limit, pivots, min_count, per_slice):
     """Counting the pairs of a few blocks at a time (bounded memory) sums to the same shared-key counts."""
-    import flows.reconcile.group as group
+    import flows.reconcile.pairs as pairs
 
     whole = _pair_codes(blocks, limit, pivots, 31, min_count)
-    before = group._PAIRS_PER_SLICE
-    group._PAIRS_PER_SLICE = per_slice
+    before = pairs._PAIRS_PER_SLICE
+    pairs._PAIRS_PER_SLICE = per_slice
     try:
         sliced = _pair_codes(blocks, limit, pivots, 31, min_count)
     finally:
-        group._PAIRS_PER_SLICE = before
+        pairs._PAIRS_PER_SLICE = before
     assert sliced.tolist() == whole.tolist()
 
 

@@ -1,0 +1,50 @@
+"""Pairs of members that share a block (a blocking key, a shingle), counted in numpy a slice at a time.
+
+Needs: blocks laid out as one array of members (``post``) with each block's start and size.
+Adds: every pair of members of a block as one int64 code ``min * width + max``, with how many blocks
+each pair shares. Used by claim blocking (flows.reconcile.group) and copy detection
+(flows.reconcile.trust); a self-join of the postings, as Splink does in SQL.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# the pairs are made and counted a slice of blocks at a time: on a large warehouse all of them at once
+# took hundreds of MB of index arrays; the counts of the slices are then summed per code
+_PAIRS_PER_SLICE = 2_000_000
+
+
+def _slice_codes(size: np.ndarray, start: np.ndarray, heads: np.ndarray, post: np.ndarray, width: int,
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct pair codes of some blocks and how many of those blocks each pair shares."""
+    # every head (a member among its block's first ``heads``) pairs with each later member of its block
+    head_block = np.repeat(np.arange(len(size)), heads)
+    head_rank = np.arange(int(heads.sum())) - np.repeat(np.cumsum(heads) - heads, heads)
+    partners = size[head_block] - head_rank - 1
+    head_pos = start[head_block] + head_rank
+    first = np.repeat(head_pos + 1 - (np.cumsum(partners) - partners), partners)
+    other = first + np.arange(int(partners.sum()))
+    ma, mb = np.repeat(post[head_pos], partners), post[other]
+    return np.unique(np.minimum(ma, mb) * width + np.maximum(ma, mb), return_counts=True)
+
+
+def block_pair_counts(size: np.ndarray, start: np.ndarray, heads: np.ndarray, post: np.ndarray, width: int,
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct pair codes and the number of blocks each pair shares.
+
+    Block k is ``post[start[k] : start[k] + size[k]]``; each of its first ``heads[k]`` members pairs
+    with every member after it (heads = size: all pairs; fewer: a large block linked through pivots).
+    """
+    if not len(size):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    n_pairs = heads * (size - 1) - heads * (heads - 1) // 2
+    cuts = np.searchsorted(np.cumsum(n_pairs), np.arange(_PAIRS_PER_SLICE, int(n_pairs.sum()), _PAIRS_PER_SLICE))
+    bounds = [0, *sorted(set((cuts + 1).tolist()) - {0, len(size)}), len(size)]
+    parts = [_slice_codes(size[b0:b1], start[b0:b1], heads[b0:b1], post, width)
+             for b0, b1 in zip(bounds[:-1], bounds[1:], strict=True)]  # fmt: skip
+    if len(parts) == 1:
+        return parts[0]
+    codes, inverse = np.unique(np.concatenate([c for c, _ in parts]), return_inverse=True)
+    counts = np.bincount(inverse.reshape(-1), weights=np.concatenate([n for _, n in parts])).astype(np.int64)
+    return codes, counts
