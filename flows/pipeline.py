@@ -1,7 +1,7 @@
 """The Prefect flow ``reconcile``: the only module that knows Prefect.
 
 Per batch of new or changed files, one ``prepare`` task decodes, cleans and scores the documents
-and finishes the clean ones (despin pass-through, extraction); the spun ones wait until every clean
+and finishes the clean ones (despin pass-through, extraction); the spun ones wait on disk until every clean
 document is loaded, then ``repair_extract`` tasks repair them against their nearest clean texts.
 Tasks run on the default thread runner, which hands the CPU work to local worker processes (threads
 alone share one core under the GIL), or with ``runner="dask"`` on a Dask cluster via prefect-dask.
@@ -23,7 +23,7 @@ import time
 import traceback
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +53,7 @@ from flows import warehouse as wh  # noqa: E402
 from flows.errors import OrchestrationError, ReconError, StrictModeFailure  # noqa: E402
 from flows.ops import batch as batch_work  # noqa: E402
 from flows.ops.refs import ReferenceIndex, select_references  # noqa: E402
+from flows.ops.spool import Spool  # noqa: E402
 from flows.reconcile.compare import compare_groups  # noqa: E402
 from flows.reconcile.group import group_claims  # noqa: E402
 from flows.reconcile.trust import source_trust  # noqa: E402
@@ -287,12 +288,19 @@ def _load(con, run_id: str, summary: RunSummary, res: batch_work.BatchResult, wr
         summary.processed += res.finished
 
 
-def _in_order(submit: Callable[[object], object], items: list, ahead: int) -> Iterator[object]:
+def _draining(items: list) -> Iterator[object]:
+    """The items of a list in order, each dropped from the list once taken (a shipped batch's bytes go)."""
+    for k in range(len(items)):
+        item, items[k] = items[k], None
+        yield item
+
+
+def _in_order(submit: Callable[[object], object], items: Iterable, ahead: int) -> Iterator[object]:
     """Submit items in order with at most ``ahead`` in flight; yield results in order (bounded memory)."""
     pending: deque = deque()
-    for k in range(len(items)):
-        pending.append(submit(items[k]))
-        items[k] = None  # the batch's bytes are shipped: let them go
+    for item in items:
+        pending.append(submit(item))
+        del item
         if len(pending) >= ahead:
             yield pending.popleft().result()
     while pending:
@@ -328,7 +336,6 @@ def _run_stages(
         n_todo = len(todo)
         del todo
         say(f"processing {n_todo} documents in {len(batches)} batches")
-        spun: list[CleanDocument] = []
         n = len(batches)
         meta = found.metadata
 
@@ -338,13 +345,16 @@ def _run_stages(
             own = {r.source.source_path: meta[r.source.source_path] for r in b if r.source.source_path in meta}
             return prepare_task.submit(wrap(b), wrap(own), settings)
 
-        for i, res in enumerate(_in_order(submit, batches, ahead), 1):
-            _absorb(summary, quarantined, res)
-            spun.extend(res.spun)
-            _load(con, run_id, summary, res, wrap)
-            say(f"load: batch {i}/{n} committed ({res.finished} documents, {summary.processed} so far)")
-        if spun:
-            _repair_spun(con, run_id, settings, summary, quarantined, spun, ahead, say, wrap)
+        # the spun documents wait on disk for every clean one to be loaded (their references)
+        with Spool(lambda d: d.doc.doc_id) as spun:  # in $TMPDIR
+            for i, res in enumerate(_in_order(submit, _draining(batches), ahead), 1):
+                _absorb(summary, quarantined, res)
+                spun.extend(res.spun)
+                res.spun = []
+                _load(con, run_id, summary, res, wrap)
+                say(f"load: batch {i}/{n} committed ({res.finished} documents, {summary.processed} so far)")
+            if len(spun):
+                _repair_spun(con, run_id, settings, summary, quarantined, spun, ahead, say, wrap)
     t_q = time.perf_counter()
     if removed:
         wh.remove_documents(con, run_id, removed)
@@ -383,21 +393,22 @@ def _run_stages(
     summary.report_paths = tuple(paths)
 
 
-def _repair_spun(con, run_id, settings: Settings, summary, quarantined, spun, ahead: int, say, wrap: Callable) -> None:
+def _repair_spun(
+    con, run_id, settings: Settings, summary, quarantined, spun: Spool[CleanDocument], ahead: int, say, wrap: Callable
+) -> None:
     """Repair the spun documents once every clean one is loaded: each batch gets its nearest clean texts."""
     t0 = time.perf_counter()
-    clean = wh.reference_texts(con, exclude=[d.doc.doc_id for d in spun])
-    per_doc = settings.run.references_per_doc
+    clean = wh.reference_texts(con, exclude=spun.ids)
+    per_doc, size = settings.run.references_per_doc, settings.run.spun_batch_size
     index = ReferenceIndex(clean) if 0 < per_doc < len(clean) else None
-    batches = _batches(spun, settings.run.spun_batch_size)
-    shipped = [select_references([(d.doc.doc_id, d.clean_text) for d in b], clean, per_doc, index) for b in batches]
+    # chosen in a first pass over the spool, so the index goes before the documents come back from disk
+    shipped = [select_references([(d.doc.doc_id, d.clean_text) for d in b], clean, per_doc, index) for b in spun.batches(size)]
     del clean, index
     _add(summary, "references", time.perf_counter() - t0)
-    say(f"repair: {len(spun)} spun documents in {len(batches)} batches, {sum(map(len, shipped))} reference texts shipped")
-    jobs = list(zip(batches, shipped, strict=True))
-    del batches, shipped
+    say(f"repair: {len(spun)} spun documents in {len(shipped)} batches, {sum(map(len, shipped))} reference texts shipped")
+    jobs = zip(spun.batches(size), _draining(shipped), strict=True)
     submit = lambda job: finish_task.submit(wrap(job[0]), wrap(job[1]), settings)  # noqa: E731
-    n = len(jobs)
+    n = len(shipped)
     for i, res in enumerate(_in_order(submit, jobs, ahead), 1):
         _absorb(summary, quarantined, res)
         _load(con, run_id, summary, res, wrap)
