@@ -579,7 +579,8 @@ def report_frames(con: duckdb.DuckDBPyConnection, per_position: int = 0) -> tupl
     """The two frames the report renders: one row per group, and one per group member shown.
 
     per_position > 0 keeps that many members per distinct position of a group (most trusted first);
-    0 keeps them all.
+    0 keeps them all. Members come in a fixed order (by group, then date, document and claim): without
+    it the parallel window gave them in a varying order, and the report's timelines changed run to run.
     """
     conflicts = con.execute(
         """SELECT conflict_id, group_key, kind, verdict, severity, summary, explanation, likely_value, confidence,
@@ -597,7 +598,8 @@ def report_frames(con: duckdb.DuckDBPyConnection, per_position: int = 0) -> tupl
         f"""SELECT e.conflict_id, e.claim_id, e.doc_id, e.source_path, e.outlet, e.position, e.sentence,
                   e.original_text, e.is_spun, e.trust_weight, e.time_value, e.time_start, e.time_end, e.granularity,
                   e.extractor, e.confidence, e.raw_start, e.raw_end
-           FROM conflict_evidence e {keep}""",
+           FROM conflict_evidence e {keep}
+           ORDER BY e.conflict_id, e.time_start NULLS LAST, e.doc_id, e.claim_id""",
         [per_position] if keep else [],
     ).fetchdf()
     return conflicts, evidence
