@@ -210,15 +210,18 @@ def load_task(con, run_id: str, rows: BatchRows):
     return _timed(wh.load_rows, con, run_id, _plain(rows))
 
 
+@task(name="trust", cache_policy=NO_CACHE)
+def trust_task(texts, spin_scores, settings: Settings):
+    """Weigh every document by how much of it is copied (and spun), and list the copy pairs."""
+    return source_trust(_plain(texts), _plain(spin_scores), settings.reconcile)
+
+
 @task(name="reconcile", cache_policy=NO_CACHE)
-def reconcile_task(claims, texts, spin_scores, settings: Settings):
+def reconcile_task(claims, trust, settings: Settings):
     """Group every claim in the warehouse and compare each group."""
-    t0 = time.perf_counter()
-    claims, texts, spin_scores = _plain(claims), _plain(texts), _plain(spin_scores)
-    trust, copies = source_trust(texts, spin_scores, settings.reconcile)
+    claims, trust = _plain(claims), _plain(trust)
     groups = group_claims(claims, settings.reconcile)
-    verdicts = compare_groups(groups, trust, settings.reconcile)
-    return groups, verdicts, trust, copies, time.perf_counter() - t0
+    return groups, compare_groups(groups, trust, settings.reconcile)
 
 
 @task(name="report", cache_policy=NO_CACHE)
@@ -378,14 +381,21 @@ def _run_stages(
     reconciled = changed or not con.execute("SELECT count(*) FROM conflicts").fetchone()[0]
     if reconciled:
         t_r = time.perf_counter()
-        claims = wh.all_claims(con)
+        # trust first, so every text is gone before the claims come in (the two were the run's peak)
         texts, spin_scores = wh.document_texts(con)
-        groups, verdicts, trust, copies, _secs = reconcile_task(wrap(claims), wrap(texts), wrap(spin_scores), settings)
-        del texts, spin_scores
+        trust, copies = trust_task(wrap(texts), wrap(spin_scores), settings)
+        # emptied, not just dropped: Prefect may keep the finished task's engine (and its parameters) alive
+        texts.clear()
+        spin_scores.clear()
+        claims = wh.all_claims(con)
+        groups, verdicts = reconcile_task(wrap(claims), wrap(trust), settings)
         wh.replace_conflicts(con, run_id, groups, verdicts, trust, copies)
+        n_claims, n_groups = len(claims), len(groups)
+        for held in (claims, groups, verdicts):
+            held.clear()  # the report reads the warehouse, not these
         wh.prune_entities(con)
         _add(summary, "reconcile", time.perf_counter() - t_r)
-        say(f"reconcile: {len(claims)} claims in {len(groups)} groups")
+        say(f"reconcile: {n_claims} claims in {n_groups} groups")
     summary.claims = con.execute("SELECT count(*) FROM claims").fetchone()[0]
     summary.groups = con.execute("SELECT count(*) FROM conflicts").fetchone()[0]
     summary.conflicts = con.execute("SELECT count(*) FROM conflicts WHERE verdict = 'conflict'").fetchone()[0]
