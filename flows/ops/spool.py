@@ -15,7 +15,17 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from flows.errors import ReconError
+
 T = TypeVar("T")
+
+
+def _unwritable(where: str, exc: OSError) -> ReconError:
+    return ReconError(
+        f"could not write the spool of spun documents under {where} ({exc.strerror or exc}): free space there "
+        "or set TMPDIR to a folder with room (about 16 KB per spun article); the batches loaded so far are "
+        "kept and the next run takes up the rest"
+    )
 
 
 class Spool(Generic[T]):
@@ -23,9 +33,12 @@ class Spool(Generic[T]):
 
     def __init__(self, key: Callable[[T], str], directory: str | None = None) -> None:
         """``key`` gives a record's id; the file goes under ``directory`` (default: $TMPDIR)."""
-        self._dir = tempfile.TemporaryDirectory(prefix="recon-spool-", dir=directory)
-        self._path = Path(self._dir.name) / "records.pickle"
-        self._fh = open(self._path, "wb")  # noqa: SIM115  (kept open for appends until read)
+        try:
+            self._dir = tempfile.TemporaryDirectory(prefix="recon-spool-", dir=directory)
+            self._path = Path(self._dir.name) / "records.pickle"
+            self._fh = open(self._path, "wb")  # noqa: SIM115  (kept open for appends until read)
+        except OSError as exc:
+            raise _unwritable(directory or tempfile.gettempdir(), exc) from exc
         self._key = key
         self.ids: list[str] = []
 
@@ -35,7 +48,10 @@ class Spool(Generic[T]):
     def extend(self, records: Sequence[T]) -> None:
         """Write a chunk of records to disk; only their ids stay in memory."""
         if records:
-            pickle.dump(list(records), self._fh, protocol=pickle.HIGHEST_PROTOCOL)
+            try:
+                pickle.dump(list(records), self._fh, protocol=pickle.HIGHEST_PROTOCOL)
+            except OSError as exc:
+                raise _unwritable(str(self._path.parent), exc) from exc
             self.ids.extend(map(self._key, records))
 
     def batches(self, size: int) -> Iterator[list[T]]:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from flows.errors import ReconError
+from flows.ops import spool as spool_module
 from flows.ops.spool import Spool
 
 
@@ -33,3 +37,22 @@ def test_records_live_on_disk_and_the_file_goes_on_close(tmp_path: Path) -> None
     assert sum(f.stat().st_size for f in folder.iterdir()) > 20_000
     spool.close()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_missing_spool_folder_is_one_clear_error(tmp_path: Path) -> None:
+    where = tmp_path / "not-there"
+    with pytest.raises(ReconError, match="set TMPDIR") as info:
+        Spool(str, directory=str(where))
+    assert str(where) in str(info.value)
+
+
+def test_a_full_disk_is_one_clear_error_naming_the_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def full(*_args: object, **_kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with Spool(str, directory=str(tmp_path)) as spool:
+        monkeypatch.setattr(spool_module.pickle, "dump", full)
+        with pytest.raises(ReconError, match="No space left on device") as info:
+            spool.extend(["a"])
+        assert str(tmp_path) in str(info.value)
+        assert spool.ids == []  # nothing counted that was not written
