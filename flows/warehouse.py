@@ -359,6 +359,7 @@ def _invalidate_conflicts(con: duckdb.DuckDBPyConnection) -> None:
 
 # parents first; every table a batch fills
 _LOAD_ORDER = ("documents", "boilerplate", "normalization_edits", "spin_sentences", "timexes", "mentions", "claims")
+_NO_RUN_ID = frozenset({"spin_sentences", "timexes", "mentions"})
 
 
 def load_batch(
@@ -392,9 +393,10 @@ def load_rows(con: duckdb.DuckDBPyConnection, run_id: str, rows: BatchRows) -> i
             columns = rows.tables.get(table)
             if not columns or not rows.count(table):
                 continue
-            extra = {"run_id": run_id, "loaded_at": loaded_at} if table == "documents" else {"run_id": run_id}
-            if table in ("spin_sentences", "timexes", "mentions"):
-                extra = {}  # these tables carry no run id: their document's row does
+            # run id on the tables that carry one (the others go with their document's row), load time on documents
+            extra = {} if table in _NO_RUN_ID else {"run_id": run_id}
+            if table == "documents":
+                extra["loaded_at"] = loaded_at
             _insert_columns(con, table, {**columns, **extra})
         if rows.entities:
             _upsert_entities(con, rows.entities.values())

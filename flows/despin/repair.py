@@ -325,10 +325,9 @@ def _classes(wordclasses: str, names: tuple[str, ...]) -> frozenset[str]:
     return frozenset(w.lower() for r in load_rule_table(wordclasses) if r["class"] in names for w in r["words"].split())
 
 
-def _name_runs(ref: Reference, function_words: frozenset[str]) -> tuple[Counter[tuple[str, str]], frozenset[tuple[str, ...]]]:
-    """Two-word capitalised runs (with counts) and longer ones in a text."""
-    pairs = Counter((first, last) for low, first, last in ref.runs if low not in function_words)
-    return pairs, ref.long_runs
+def _name_pairs(runs: Sequence[tuple[str, str, str]], function_words: frozenset[str]) -> Counter[tuple[str, str]]:
+    """(first, last) counts of two-word capitalised runs (``capitalised_runs``) not led by a function word."""
+    return Counter((first, last) for low, first, last in runs if low not in function_words)
 
 
 class LowerCaseIndex:
@@ -366,7 +365,7 @@ class Names:
         by_first: dict[str, set[str]] = {}
         long: set[tuple[str, ...]] = set()
         for ref in refs:
-            pairs, ref_long = _name_runs(ref, function_words)
+            pairs, ref_long = _name_pairs(ref.runs, function_words), ref.long_runs
             for first, last in pairs:
                 by_last.setdefault(last, set()).add(first)
                 by_first.setdefault(first, set()).add(last)
@@ -388,8 +387,7 @@ class Names:
         places only, so "John Krasinski" written many times outweighs "Man Krasinski" written once.
         A name the references know keeps the references' reading.
         """
-        runs, _ = capitalised_runs([t for t in own if t.is_word])
-        pairs = Counter((first, last) for low, first, last in runs if low not in function_words)
+        pairs = _name_pairs(capitalised_runs([t for t in own if t.is_word])[0], function_words)
         by_last: dict[str, Counter[str]] = {}
         for (first, last), n in pairs.items():
             by_last.setdefault(last, Counter())[first] = n
