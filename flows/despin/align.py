@@ -68,7 +68,7 @@ def capitalised_runs(words: Sequence[Token]) -> tuple[tuple[tuple[str, str, str]
         elif len(run) >= 3:
             long.add(tuple(x.text for x in run))
 
-    # capitalised, not all capitals ("Emily", not "NBC"): first letter upper and not the whole word
+    # capitalised, not all capitals ("Maria", not "NBC"): first letter upper and not the whole word
     texts = list(map(_TEXT, words))
     caps = map(operator.gt, map(str.isupper, map(_FIRST, texts)), map(str.isupper, texts))
     run: list[Token] = []

@@ -496,7 +496,7 @@ def first_name_keys(pairs: Iterable[tuple[str, str]]) -> set[str]:
 def name_case_slips(
     tokens: Sequence[Token], pairs: Set[tuple[str, str]], firsts: Set[str] | None = None
 ) -> list[int]:
-    """Indexes of first names written lower-case before their surname ("john Krasinski").
+    """Indexes of first names written lower-case before their surname ("john Smith").
 
     ``firsts`` takes ``first_name_keys(pairs)`` when the caller keeps it for many documents.
     """
