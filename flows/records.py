@@ -257,7 +257,7 @@ class Mention:
 CLAIM_TIME_FIELDS = ("time_text", "time_value", "time_start", "time_end", "granularity", "time_anchored")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Claim:
     """One thing one source asserts, with its evidence.
 

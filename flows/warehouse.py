@@ -268,7 +268,10 @@ def all_claims(con: duckdb.DuckDBPyConnection) -> list[Claim]:
     """Every claim of the current documents as records."""
     names = field_names(Claim)  # selected in the record's field order: rows go in positionally
     cols = ", ".join(f'"{c}"' for c in names)
-    cur = con.execute(f"SELECT {cols} FROM claims ORDER BY doc_id, start, claim_id")
+    # sorted here, not by ORDER BY: DuckDB's sort of every column (sentences, quotes) kept about 220 MB
+    # more resident at 331k claims, for 1 s less CPU (VARCHAR sorts by bytes, str by code point: the same
+    # order for UTF-8)
+    cur = con.execute(f"SELECT {cols} FROM claims")
     # values that repeat across claims (kinds, predicates, document and entity ids, the sentence several
     # claims come from, wire copy's sentences across outlets) are interned: reconcile holds every claim
     # at once, and each fetched row brings fresh copies of them
@@ -281,7 +284,12 @@ def all_claims(con: duckdb.DuckDBPyConnection) -> list[Claim]:
                 if values[k] is not None:
                     values[k] = sys.intern(values[k])
             out.append(Claim(*values))
+    out.sort(key=_claim_order)
     return out
+
+
+def _claim_order(c: Claim) -> tuple[str, int, str]:
+    return c.doc_id, c.start, c.claim_id
 
 
 def document_texts(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, str], dict[str, float]]:
