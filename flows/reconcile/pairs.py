@@ -41,10 +41,11 @@ def block_pair_counts(size: np.ndarray, start: np.ndarray, heads: np.ndarray, po
     n_pairs = heads * (size - 1) - heads * (heads - 1) // 2
     cuts = np.searchsorted(np.cumsum(n_pairs), np.arange(_PAIRS_PER_SLICE, int(n_pairs.sum()), _PAIRS_PER_SLICE))
     bounds = [0, *sorted(set((cuts + 1).tolist()) - {0, len(size)}), len(size)]
-    parts = [_slice_codes(size[b0:b1], start[b0:b1], heads[b0:b1], post, width)
-             for b0, b1 in zip(bounds[:-1], bounds[1:], strict=True)]  # fmt: skip
-    if len(parts) == 1:
-        return parts[0]
-    codes, inverse = np.unique(np.concatenate([c for c, _ in parts]), return_inverse=True)
-    counts = np.bincount(inverse.reshape(-1), weights=np.concatenate([n for _, n in parts])).astype(np.int64)
+    codes, counts = _slice_codes(size[: bounds[1]], start[: bounds[1]], heads[: bounds[1]], post, width)
+    for b0, b1 in zip(bounds[1:-1], bounds[2:], strict=True):
+        # each slice is folded into the running counts at once: kept as a list of parts, the slices'
+        # distinct codes (the same pair recurs in many slices) outgrew the pairs themselves
+        more, n = _slice_codes(size[b0:b1], start[b0:b1], heads[b0:b1], post, width)
+        codes, inverse = np.unique(np.concatenate((codes, more)), return_inverse=True)
+        counts = np.bincount(inverse.reshape(-1), weights=np.concatenate((counts, n))).astype(np.int64)
     return codes, counts
