@@ -26,6 +26,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from flows.settings import PROJECT_ROOT, Settings
@@ -56,7 +57,7 @@ from flows.ops.refs import ReferenceIndex, select_references  # noqa: E402
 from flows.ops.spool import Spool  # noqa: E402
 from flows.reconcile.compare import compare_groups  # noqa: E402
 from flows.reconcile.group import group_claims  # noqa: E402
-from flows.reconcile.trust import source_trust  # noqa: E402
+from flows.reconcile.trust import copy_trust  # noqa: E402
 from flows.records import CleanDocument, Quarantined  # noqa: E402
 from flows.report.render import render_report  # noqa: E402
 from flows.rows import BatchRows  # noqa: E402
@@ -211,9 +212,10 @@ def load_task(con, run_id: str, rows: BatchRows):
 
 
 @task(name="trust", cache_policy=NO_CACHE)
-def trust_task(texts, spin_scores, settings: Settings):
+def trust_task(con, settings: Settings):
     """Weigh every document by how much of it is copied (and spun), and list the copy pairs."""
-    return source_trust(_plain(texts), _plain(spin_scores), settings.reconcile)
+    texts_of = partial(wh.texts_of, con)
+    return copy_trust(wh.stream_texts(con), texts_of, wh.spin_scores(con), settings.reconcile)
 
 
 @task(name="reconcile", cache_policy=NO_CACHE)
@@ -382,12 +384,8 @@ def _run_stages(
     reconciled = changed or not con.execute("SELECT count(*) FROM conflicts").fetchone()[0]
     if reconciled:
         t_r = time.perf_counter()
-        # trust first, so every text is gone before the claims come in (the two were the run's peak)
-        texts, spin_scores = wh.document_texts(con)
-        trust, copies = trust_task(wrap(texts), wrap(spin_scores), settings)
-        # emptied, not just dropped: Prefect may keep the finished task's engine (and its parameters) alive
-        texts.clear()
-        spin_scores.clear()
+        # trust first: it streams the texts, keeping only their sampled shingles, before the claims come in
+        trust, copies = trust_task(con, settings)
         claims = wh.all_claims(con)
         groups, verdicts = reconcile_task(wrap(claims), wrap(trust), settings)
         wh.replace_conflicts(con, run_id, groups, verdicts, trust, copies)

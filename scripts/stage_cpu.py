@@ -16,6 +16,7 @@ import pstats
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -29,7 +30,7 @@ from flows.extract.run import extract_documents  # noqa: E402
 from flows.ops.refs import ReferenceIndex, select_references  # noqa: E402
 from flows.reconcile.compare import compare_groups  # noqa: E402
 from flows.reconcile.group import group_claims  # noqa: E402
-from flows.reconcile.trust import source_trust  # noqa: E402
+from flows.reconcile.trust import copy_trust  # noqa: E402
 from flows.report.render import render_report  # noqa: E402
 from flows.settings import load_settings  # noqa: E402
 
@@ -95,8 +96,8 @@ def main() -> None:
 
         def reconcile():
             claims = wh.all_claims(con)
-            texts, spin_scores = wh.document_texts(con)
-            trust, copies = source_trust(texts, spin_scores, settings.reconcile)
+            # as the pipeline does it: texts streamed, never all held
+            trust, copies = copy_trust(wh.stream_texts(con), partial(wh.texts_of, con), wh.spin_scores(con), settings.reconcile)
             groups = group_claims(claims, settings.reconcile)
             verdicts = compare_groups(groups, trust, settings.reconcile)
             wh.replace_conflicts(con, "stage-cpu", groups, verdicts, trust, copies)

@@ -13,9 +13,9 @@ w-shingles), counted through an inverted index, so only documents that share a s
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
@@ -96,29 +96,44 @@ def _example(toks: list[str], hashes: np.ndarray, positions: np.ndarray, shared:
 def source_trust(texts: Mapping[str, str], spin_scores: Mapping[str, float], settings: ReconcileSettings,
                  ) -> tuple[dict[str, float], list[CopyPair]]:
     """Trust weight per document (copies and spun copies count less) and the copy pairs found."""
+    return copy_trust(texts.items(), lambda ids: {d: texts[d] for d in ids}, spin_scores, settings)
+
+
+_EXAMPLE_TEXTS = 2_000  # texts fetched at a time to quote a copy pair's shared passage from
+
+
+def copy_trust(texts: Iterable[tuple[str, str]], texts_of: Callable[[Sequence[str]], Mapping[str, str]],
+               spin_scores: Mapping[str, float], settings: ReconcileSettings,
+               ) -> tuple[dict[str, float], list[CopyPair]]:
+    """``source_trust`` over a stream of (doc_id, text), in any order, so no caller holds every text at once.
+
+    Only each text's sampled shingles are kept; the texts of the copies, which the evidence quotes a
+    shared passage from, are asked of ``texts_of`` a few thousand at a time once the pairs are known.
+    """
     size, mod = settings.copy_shingle_words, max(settings.copy_sample_mod, 1)
-    doc_ids = sorted(texts)
     seen: dict[str, list[str]] = {}  # per call: line -> its words
-    # only the sampled shingles are kept per text; the few texts an example is quoted from are split again
-    shingles = {d: _shingles(_text_words(texts[d], seen), size, mod) for d in doc_ids}
+    shingles = {d: _shingles(_text_words(t, seen), size, mod) for d, t in texts}
     seen.clear()
+    doc_ids = sorted(shingles)
     # postings as one array sorted by hash (stable, so each hash's documents stay in ascending order)
     all_h = np.concatenate([shingles[d][0].astype(np.int64) for d in doc_ids] + [np.zeros(0, dtype=np.int64)])
     all_d = np.repeat(np.arange(len(doc_ids)), [len(shingles[d][0]) for d in doc_ids])
     order = np.argsort(all_h, kind="stable")
     all_h, all_d = all_h[order], all_d[order]
+    del order
     bounds = np.flatnonzero(np.diff(all_h)) + 1
     lo = np.concatenate(([0], bounds))
     hi = np.concatenate((bounds, [len(all_h)]))
+    del all_h, bounds
     # a shingle in very many documents is boilerplate or a common phrase, not evidence of copying
     keep = (hi - lo >= 2) & (hi - lo <= settings.max_shingle_docs)
     # every pair of documents under each kept hash, as one int64 code x * n_docs + y (x < y), counted
     members = (hi - lo)[keep]
     n_docs = max(len(doc_ids), 1)
     codes, counts = block_pair_counts(members, lo[keep], members, all_d, n_docs)
+    del all_d, lo, hi, keep, members
     enough = counts >= settings.copy_min_shared_shingles  # fewer is a shared phrase: skipped below anyway
-    words_of = lru_cache(maxsize=256)(lambda d: _text_words(texts[d], seen))
-    pairs: list[CopyPair] = []
+    found: list[tuple[str, str, int, int, float]] = []  # copy, source, shared count, smaller, ratio
     for code, count in zip(codes[enough].tolist(), counts[enough].tolist(), strict=True):
         x, y = divmod(code, n_docs)
         a, b = doc_ids[x], doc_ids[y]
@@ -133,8 +148,11 @@ def source_trust(texts: Mapping[str, str], spin_scores: Mapping[str, float], set
             continue
         # the spun or shorter text is taken as the copy: spinners rewrite someone else's article
         copy, source = (a, b) if (sa, -len(shingles[a][0]), b) > (sb, -len(shingles[b][0]), a) else (b, a)
-        shared = np.intersect1d(shingles[a][0], shingles[b][0])
-        example = _example(words_of(copy), *shingles[copy], shared, size)
+        found.append((copy, source, count, smaller, ratio))
+    del codes, counts, enough
+    examples = _examples(found, shingles, texts_of, size)
+    pairs: list[CopyPair] = []
+    for (copy, source, count, smaller, ratio), example in zip(found, examples, strict=True):
         why = "spun copy" if spin_scores.get(copy, 0.0) >= settings.spun_threshold else "copy"
         evidence = (f"{why}: {count} of {smaller} sampled {size}-word shingles shared "
                     f"(spin {spin_scores.get(copy, 0.0):.2f} vs {spin_scores.get(source, 0.0):.2f}); e.g. '{example}'")
@@ -147,3 +165,23 @@ def source_trust(texts: Mapping[str, str], spin_scores: Mapping[str, float], set
         trust[p.doc_a] = min(trust[p.doc_a], (1.0 - settings.spin_penalty * spin_scores.get(p.doc_a, 0.0)) * factor)
     trust = {d: round(max(settings.min_trust, min(1.0, t)), 4) for d, t in trust.items()}
     return trust, pairs
+
+
+def _examples(found: Sequence[tuple[str, str, int, int, float]], shingles: Mapping[str, tuple[np.ndarray, np.ndarray]],
+              texts_of: Callable[[Sequence[str]], Mapping[str, str]], size: int) -> list[str]:
+    """Each pair's longest shared passage, quoted from its copy; the copies' texts fetched a chunk at a time."""
+    out = [""] * len(found)
+    by_copy: dict[str, list[int]] = defaultdict(list)
+    for k, (copy, *_rest) in enumerate(found):
+        by_copy[copy].append(k)
+    wanted = sorted(by_copy)
+    seen: dict[str, list[str]] = {}
+    for lo in range(0, len(wanted), _EXAMPLE_TEXTS):
+        chunk = texts_of(wanted[lo : lo + _EXAMPLE_TEXTS])
+        for copy, text in chunk.items():
+            toks = _text_words(text, seen)
+            for k in by_copy[copy]:
+                source = found[k][1]
+                shared = np.intersect1d(shingles[copy][0], shingles[source][0])
+                out[k] = _example(toks, *shingles[copy], shared, size)
+    return out

@@ -99,7 +99,7 @@ def measure_warehouse(path: str, repeat: int = 3) -> dict[str, object]:
 
     with wh.connect(path) as con:
         claims = wh.all_claims(con)
-        texts, spins = wh.document_texts(con)
+        texts, spins = dict(wh.stream_texts(con)), wh.spin_scores(con)
     return {"docs": len(texts), **_timed(claims, texts, spins, repeat)}
 
 

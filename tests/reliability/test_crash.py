@@ -178,7 +178,7 @@ def _verdicts_from_claims(db: Path) -> list[tuple[str, str]]:
     cfg = Settings().reconcile
     with duckdb.connect(str(db), read_only=True) as con:
         claims = wh.all_claims(con)
-        texts, spin = wh.document_texts(con)
+        texts, spin = dict(wh.stream_texts(con)), wh.spin_scores(con)
     trust, _copies = source_trust(texts, spin, cfg)
     verdicts = compare_groups(group_claims(claims, cfg), trust, cfg)
     return sorted({(v.conflict_id, v.verdict) for v in verdicts})
