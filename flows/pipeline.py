@@ -264,6 +264,7 @@ def reconcile(
     gen0 = settings.run.gc_gen0_threshold
     with lock, wh.connect(Path(warehouse)) as con, local_pool(workers, gen0), _gc_threshold(gen0):
         con.execute("UPDATE runs SET status = 'abandoned' WHERE status = 'running'")
+        wh.set_checkpoint_threshold(con, settings.run.checkpoint_mb)
         wh.start_run(con, run_id, str(raw_dir), runner_name)
         try:
             # quote(): Prefect would otherwise walk every record of a task's parameters looking for futures

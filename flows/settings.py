@@ -185,6 +185,10 @@ class RunSettings:
     batches_ahead: int = 2  # batches in flight per worker: bounds memory on large folders
     spun_batch_size: int = 64  # spun documents repaired per task (each batch is shipped its own references)
     references_per_doc: int = 12  # nearest clean texts shipped per spun document (0: every clean text)
+    # write-ahead log a run lets grow before DuckDB checkpoints it into the file (DuckDB's default: 16 MB).
+    # A checkpoint rewrites each table's last, partly filled row group (up to 122,880 rows, every
+    # document of a small warehouse), so with the default the loader's cost per batch grew with the tables
+    checkpoint_mb: int = 256
     # allocations between cyclic garbage collections in the worker processes (Python's default: 700);
     # the stages make many small records and few cycles, and collecting less often saves ~20% CPU
     gc_gen0_threshold: int = 20_000

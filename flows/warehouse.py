@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from flows.errors import ReadOnlyViolation, WarehouseError, WarehouseLocked
+from flows.errors import ConfigError, ReadOnlyViolation, WarehouseError, WarehouseLocked
 from flows.records import (
     Claim,
     ClaimGroup,
@@ -159,6 +159,18 @@ def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
         raise WarehouseError(
             f"warehouse {path} cannot be opened ({str(exc).splitlines()[0]}); if it is damaged, move it aside and re-run"
         ) from exc
+
+
+def set_checkpoint_threshold(con: duckdb.DuckDBPyConnection, mb: int) -> None:
+    """Let the write-ahead log grow to ``mb`` MB before DuckDB checkpoints it into the file (0: at every commit).
+
+    Each checkpoint rewrites the last, partly filled row group of every table it touches, so frequent
+    ones made a loader's cost per batch grow with the tables. Commits stay durable either way (the log
+    is on disk); a larger log only takes longer to replay after a crash.
+    """
+    if isinstance(mb, bool) or not isinstance(mb, int) or mb < 0:
+        raise ConfigError(f"RECON_RUN_CHECKPOINT_MB must be a whole number of MB, 0 or more, not {mb!r}")
+    con.execute(f"SET checkpoint_threshold = '{mb}MB'")  # an int we checked: SET takes no parameters
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:

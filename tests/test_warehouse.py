@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flows import warehouse as wh
-from flows.errors import ReadOnlyViolation, WarehouseError, WarehouseLocked
+from flows.errors import ConfigError, ReadOnlyViolation, WarehouseError, WarehouseLocked
 from flows.extract.run import extract_documents
 from flows.settings import Settings
 from tests.extract.helpers import plain_document
@@ -120,6 +120,24 @@ def test_bad_sql_and_missing_warehouse_are_warehouse_errors(db, tmp_path):
         wh.read_query(db, "SELECT no_such_column FROM documents")
     with pytest.raises(WarehouseError, match="does not exist"):
         wh.read_query(tmp_path / "none.duckdb", "SELECT 1")
+
+
+def test_the_checkpoint_threshold_decides_when_commits_leave_the_log(db):
+    """A run's loads stay in the write-ahead log up to the threshold; 0 checkpoints at every commit."""
+    wal = db.with_name(db.name + ".wal")
+    docs = [_doc("a.txt", TEXT_A)]
+    with wh.connect(db) as con:
+        con.execute("CHECKPOINT")
+        wh.set_checkpoint_threshold(con, 64)
+        assert con.execute("SELECT current_setting('checkpoint_threshold')").fetchone()[0].startswith("61")  # MiB
+        wh.load_batch(con, "run-2", docs, extract_documents(docs, SETTINGS.extract))
+        assert wal.exists() and wal.stat().st_size > 0  # committed, durable, not yet in the file
+        wh.set_checkpoint_threshold(con, 0)
+        wh.load_batch(con, "run-3", docs, extract_documents(docs, SETTINGS.extract))
+        assert not wal.exists() or wal.stat().st_size == 0
+    for bad in (-1, True, 1.5):
+        with wh.connect(db) as con, pytest.raises(ConfigError, match="RECON_RUN_CHECKPOINT_MB"):
+            wh.set_checkpoint_threshold(con, bad)
 
 
 def test_reloading_a_changed_file_keeps_one_current_row_and_the_old_version(db):
