@@ -415,18 +415,28 @@ def _repair_spun(
     clean = wh.reference_texts(con, exclude=spun.ids)
     per_doc, size = settings.run.references_per_doc, settings.run.spun_batch_size
     index = ReferenceIndex(clean) if 0 < per_doc < len(clean) else None
-    # chosen in a first pass over the spool, so the index goes before the documents come back from disk
-    shipped = [select_references([(d.doc.doc_id, d.clean_text) for d in b], clean, per_doc, index) for b in spun.batches(size)]
-    del clean, index
     _add(summary, "references", time.perf_counter() - t0)
-    say(f"repair: {len(spun)} spun documents in {len(shipped)} batches, {sum(map(len, shipped))} reference texts shipped")
-    jobs = zip(spun.batches(size), _draining(shipped), strict=True)
+    n = -(-len(spun) // size)
+    say(f"repair: {len(spun)} spun documents in {n} batches")
+    shipped = 0
+
+    def jobs() -> Iterator[tuple[list[CleanDocument], list[str]]]:
+        # each batch's references are chosen as it is submitted, so the workers start on the first
+        # batch at once (choosing them all first left both workers idle for 12 s at 20,000 articles)
+        nonlocal shipped
+        for batch in spun.batches(size):
+            t = time.perf_counter()
+            refs = select_references([(d.doc.doc_id, d.clean_text) for d in batch], clean, per_doc, index)
+            _add(summary, "references", time.perf_counter() - t)
+            shipped += len(refs)
+            yield batch, refs
+
     submit = lambda job: finish_task.submit(wrap(job[0]), wrap(job[1]), settings)  # noqa: E731
-    n = len(shipped)
-    for i, res in enumerate(_in_order(submit, jobs, ahead), 1):
+    for i, res in enumerate(_in_order(submit, jobs(), ahead), 1):
         _absorb(summary, quarantined, res)
         _load(con, run_id, summary, res, wrap)
         say(f"load: spun batch {i}/{n} committed ({res.finished} documents, {summary.processed} so far)")
+    say(f"repair: {shipped} reference texts shipped")
 
 
 def task_runner_for(runner_name: str, address: str | None, workers: int | None):
