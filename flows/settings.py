@@ -50,7 +50,7 @@ class DespinSettings:
     nonword_min_len: int = 4  # shorter unknown tokens are too often abbreviations
     nonword_max_zipf: float = 0.0  # a word at or below this frequency is a non-word
     first_name_max_zipf: float = 6.0  # a first name is rarer than this; "The", "In" are not first names
-    surname_max_zipf: float = 5.0  # the second word of a first-name pair is rarer than this ("Krasinski")
+    surname_max_zipf: float = 5.0  # the second word of a first-name pair is rarer than this ("Novak")
     sentence_scale: float = 1.5  # summed signal weight giving a sentence score of 1 - 1/e
     doc_rate_scale: float = 1.5  # signal weight per 100 words giving a document score of 1 - 1/e
     min_words_for_rate: int = 40  # short texts are scored as if this long (one slip is not spin)
@@ -82,7 +82,7 @@ class DespinSettings:
     align_quotes_only: bool = True  # copied wording is reliable inside quotations only
     align_confidence: float = 0.85
     align_variant_ratio: float = 0.8  # letters this similar mean a spelling variant, which is left alone
-    entity_max_word_zipf: float = 5.0  # "Emily dull": a swapped surname is a content word rarer than this
+    entity_max_word_zipf: float = 5.0  # "Anna rock" for "Anna Stone": a swapped surname is a content word rarer than this
     own_name_min_count: int = 1  # a document's own two-word name is evidence when written this often
     own_name_dominance: float = 2.0  # ... and this many times as often as other first names with that surname
     lm_smoothing: float = 2.0  # pseudo-count pulling reference bigrams towards wordfreq unigrams

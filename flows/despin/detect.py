@@ -467,7 +467,7 @@ class Signal(NamedTuple):
 
 
 def name_pairs(tokens: Sequence[Token], max_first_zipf: float, max_last_zipf: float) -> set[tuple[str, str]]:
-    """Two-word names ("John", "Krasinski"): two adjacent capitalised words, the second rare as a word."""
+    """Two-word names ("John", "Novak"): two adjacent capitalised words, the second rare as a word."""
     out = set()
     up = list(map(str.isupper, map(_FIRST_CHAR, map(_TEXT, tokens))))
     # two capitalised tokens in a row, found in C; the rest of the test runs on those only

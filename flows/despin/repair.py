@@ -384,7 +384,7 @@ class Names:
         """These names plus the two-word names the document (``own``: its tokens) itself writes most of the time.
 
         Without references the document is its own evidence: a spinner swaps a name part in some
-        places only, so "John Krasinski" written many times outweighs "Man Krasinski" written once.
+        places only, so "John Novak" written many times outweighs "Man Novak" written once.
         A name the references know keeps the references' reading.
         """
         pairs = _name_pairs(capitalised_runs([t for t in own if t.is_word])[0], function_words)
@@ -436,7 +436,7 @@ def _entity_candidates(
         a, b = words[k], words[k + 1]
         c = words[k + 2] if k + 2 < len(words) else None
         adjacent = text[a.end : b.start] == " "
-        # "Man Krasinski": a very common word before a surname that this text and a clean source
+        # "Man Novak": a very common word before a surname that this text and a clean source
         # both give with one and the same first name
         firsts = names.by_last.get(b.text)
         if adjacent and firsts and len(firsts) == 1 and a.text[:1].isupper():
@@ -461,7 +461,7 @@ def _entity_candidates(
                     )
                 )
                 learned[a.lower] = first
-        # "Emily dull": a known first name followed by an ordinary lower-case word where its surname should be
+        # "Anna rock" (for "Anna Stone"): a known first name followed by an ordinary lower-case word where its surname should be
         lasts = names.by_first.get(a.text)
         if adjacent and lasts and len(lasts) == 1 and b.text.islower() and b.text.isalpha():
             (last,) = lasts
@@ -534,7 +534,7 @@ def _entity_candidates(
                     )
                 )
                 break
-    # lower-case names ("john Krasinski"): name pairs known from this text and the references
+    # lower-case names ("john Novak"): name pairs known from this text and the references
     known = doc_pairs | names.pairs
     slips = name_case_slips(tokens, known, names.first_keys | first_name_keys(doc_pairs))
     # "But john Knew your Love": a first name of this text written lower-case before any capitalised
