@@ -207,7 +207,7 @@ def _fragment_pairs(quotes: list[_Quote], settings: ReconcileSettings) -> list[t
 
 
 _RULE_NAMES = (RULE_FRAGMENT, RULE_SPEAKER, RULE_NGRAM)  # the rules of quote edges, by code
-_EDGES_PER_CHUNK = 65_536
+_EDGES_PER_CHUNK = 65_536  # quote edges turned into Python values at a time (bounded memory, still C-speed sorting)
 
 
 def _strongest_first(neg: np.ndarray, ii: np.ndarray, jj: np.ndarray, rules: np.ndarray,

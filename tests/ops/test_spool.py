@@ -22,7 +22,7 @@ def test_batches_give_back_every_record_in_order(chunks: list[list[str]], size: 
         flat = [r for chunk in chunks for r in chunk]
         assert spool.ids == [f"id:{r}" for r in flat]
         assert len(spool) == len(flat)
-        for _ in range(2):  # the pipeline reads the spool twice: references first, then the documents
+        for _ in range(2):  # reading does not consume it: a retried or second pass gets the same records
             batches = list(spool.batches(size))
             assert [r for b in batches for r in b] == flat
             assert all(len(b) == size for b in batches[:-1])

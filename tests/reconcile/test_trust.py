@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import random
 
-from flows.reconcile.trust import CopyPair, source_trust
+from flows.reconcile import trust as trust_module
+from flows.reconcile.trust import CopyPair, copy_trust, source_trust
 from flows.settings import ReconcileSettings
 from tests.reconcile.cases import load_case
 
@@ -66,6 +67,27 @@ def test_seed_articles_are_independent_and_the_spun_one_weighs_less() -> None:
     trust, pairs = source_trust(texts, spins, SETTINGS)
     assert pairs == []
     assert trust["001_dda66812b07d539f"] < trust["000_8886242603610b56"] <= 1.0
+
+
+def test_streamed_texts_in_any_order_give_the_same_trust_and_evidence(monkeypatch) -> None:
+    """copy_trust reads texts once, in whatever order a cursor gives them, and fetches the copies' texts
+    a chunk at a time for the evidence: neither may change a weight, a pair or its quoted passage."""
+    texts = {"orig": ORIGINAL, "indep": INDEPENDENT}
+    for k in range(5):
+        texts[f"copy{k}"] = ORIGINAL[: 2000 + 300 * k] + " " + _article(40)
+    spins = {"copy1": 0.7}
+    expected = source_trust(texts, spins, SETTINGS)
+    assert len(expected[1]) >= 5  # several copies, so the chunks below really split them
+    asked: list[list[str]] = []
+
+    def texts_of(ids):
+        asked.append(list(ids))
+        return {d: texts[d] for d in ids}
+
+    monkeypatch.setattr(trust_module, "_EXAMPLE_TEXTS", 2)
+    streamed = copy_trust(reversed(list(texts.items())), texts_of, spins, SETTINGS)
+    assert streamed == expected
+    assert all(len(ids) <= 2 for ids in asked) and len(asked) >= 3
 
 
 def test_copy_pair_is_a_frozen_record() -> None:
