@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import signal
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from flows.errors import ReconError, StrictModeFailure
@@ -34,14 +35,31 @@ def _say(msg: str) -> None:
 
 def _settings(args: argparse.Namespace) -> Settings:
     settings = load_settings()
-    if getattr(args, "batch_size", None):
+    if getattr(args, "batch_size", None) is not None:
         settings = settings.override("run", batch_size=args.batch_size)
-    if getattr(args, "max_file_bytes", None):
+    if getattr(args, "max_file_bytes", None) is not None:
         settings = settings.override("ingest", max_file_bytes=args.max_file_bytes)
     if getattr(args, "lock_timeout", None) is not None:
         settings = settings.override("run", lock_timeout_s=args.lock_timeout)
     return settings
 
+
+def _number(kind: type, least: float, above: bool = False) -> Callable[[str], float]:
+    """An argparse type: a finite number of ``kind`` at least ``least`` (or above it), else a usage error."""
+
+    def parse(raw: str) -> float:
+        try:
+            value = kind(raw)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{raw!r} is not a valid {kind.__name__}") from None
+        if not math.isfinite(value) or value < least or (above and value == least):
+            raise argparse.ArgumentTypeError(f"{raw!r} is out of range: it must be {'above' if above else 'at least'} {least}")
+        return value
+
+    return parse
+
+
+_COUNT, _NON_NEGATIVE, _SECONDS = _number(int, 1), _number(int, 0), _number(float, 0)
 
 # ---- commands -------------------------------------------------------------------------------
 
@@ -290,12 +308,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runner", choices=("local", "dask"), default="local", help="task runner (default: local)")
     p.add_argument("--address", metavar="tcp://HOST:PORT", help="existing Dask scheduler for --runner dask")
     p.add_argument(
-        "--workers", type=int, metavar="N",
+        "--workers", type=_NON_NEGATIVE, metavar="N",
         help="worker processes for the CPU-bound stages, or local Dask workers with --runner dask (default: one per core; 1: none)",
     )  # fmt: skip
-    p.add_argument("--batch-size", type=int, metavar="N", help="documents per task")
-    p.add_argument("--max-file-bytes", type=int, metavar="N", help="quarantine files larger than this")
-    p.add_argument("--lock-timeout", type=float, metavar="S", help="seconds to wait for another run's lock")
+    p.add_argument("--batch-size", type=_COUNT, metavar="N", help="documents per task")
+    p.add_argument("--max-file-bytes", type=_COUNT, metavar="N", help="quarantine files larger than this")
+    p.add_argument("--lock-timeout", type=_SECONDS, metavar="S", help="seconds to wait for another run's lock")
     p.add_argument("--strict", action="store_true", help="exit 8 if any input was quarantined")
     p.add_argument("--timings", action="store_true", help="print seconds per stage")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -346,19 +364,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report-dir", default=str(DEFAULT_REPORTS), metavar="DIR", help="where reports go")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--cron", metavar="EXPR", help='cron schedule, e.g. "*/30 * * * *" (the default)')
-    g.add_argument("--interval", type=float, metavar="SECONDS", help="run every SECONDS instead of on a cron schedule")
+    g.add_argument("--interval", type=_number(float, 0, above=True), metavar="SECONDS", help="run every SECONDS instead of on a cron schedule")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("bench", help="benchmark the pipeline on a generated corpus of N articles")
-    p.add_argument("--docs", type=int, default=1000, metavar="N", help="articles to generate (default: 1000)")
+    p.add_argument("--docs", type=_COUNT, default=1000, metavar="N", help="articles to generate (default: 1000)")
     p.add_argument("--raw", default=str(DEFAULT_RAW), metavar="DIR", help="articles the corpus is generated from")
     p.add_argument("--keep", metavar="DIR", help="keep the corpus and warehouse in DIR (default: a temporary folder)")
     p.add_argument("--runner", choices=("local", "dask"), default="local", help="task runner (default: local)")
     p.add_argument(
-        "--workers", type=int, metavar="N",
+        "--workers", type=_NON_NEGATIVE, metavar="N",
         help="worker processes for the CPU-bound stages, or local Dask workers with --runner dask (default: one per core; 1: none)",
     )  # fmt: skip
-    p.add_argument("--batch-size", type=int, metavar="N", help="documents per task")
+    p.add_argument("--batch-size", type=_COUNT, metavar="N", help="documents per task")
     p.add_argument("--json", action="store_true", help="end with one JSON line of the figures")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_bench)

@@ -7,9 +7,11 @@ Each stage owns one section; add a field to your section, never a literal in a f
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import ClassVar
 
 from flows.errors import ConfigError
 
@@ -17,8 +19,47 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RULES_DIR = Path(__file__).resolve().parent / "rules"
 
 
+class _Ranged:
+    """Range checks for a settings section, run whenever one is built or overridden.
+
+    Every number must be finite and at least 0. A section lists the fields that must be more
+    (``positive``: above 0, a divisor or a poll interval; ``counts``: at least 1, a size or a
+    count) or that are shares, ratios or confidences (``fractions``: at most 1). A value out of
+    range is a ConfigError naming the setting, not a run that silently drops its input.
+    """
+
+    section: ClassVar[str] = ""
+    positive: ClassVar[frozenset[str]] = frozenset()
+    counts: ClassVar[frozenset[str]] = frozenset()
+    fractions: ClassVar[frozenset[str]] = frozenset()
+
+    def __post_init__(self) -> None:
+        for f in fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                continue
+            if f.name in self.counts:
+                ok, need = value >= 1, "at least 1"
+            elif f.name in self.positive:
+                ok, need = value > 0, "above 0"
+            elif f.name in self.fractions:
+                ok, need = 0 <= value <= 1, "between 0 and 1"
+            else:
+                ok, need = value >= 0, "at least 0"
+            if not ok or not math.isfinite(value):
+                env = f"RECON_{self.section}_{f.name}".upper()
+                raise ConfigError(
+                    f"setting {self.section}.{f.name} = {value!r} is out of range: it must be {need} "
+                    f"(environment variable {env}, or the command's flag)"
+                )
+
+
 @dataclass(frozen=True)
-class IngestSettings:
+class IngestSettings(_Ranged):
+    section = "ingest"
+    counts = frozenset({"max_file_bytes"})
+    fractions = frozenset({"max_control_char_ratio", "multibyte_min_high_byte_share"})
+
     max_file_bytes: int = 5_000_000  # larger files are quarantined with this limit named
     min_text_chars: int = 1  # a file with less text than this after decoding is "empty"
     max_control_char_ratio: float = 0.05  # above this share of control chars a file is binary
@@ -31,12 +72,27 @@ class IngestSettings:
 
 
 @dataclass(frozen=True)
-class CleanSettings:
+class CleanSettings(_Ranged):
+    section = "clean"
+
     boilerplate_rules: str = "boilerplate.tsv"  # file under flows/rules/
 
 
 @dataclass(frozen=True)
-class DespinSettings:
+class DespinSettings(_Ranged):
+    section = "despin"
+    positive = frozenset({"sentence_scale", "doc_rate_scale", "lm_smoothing"})
+    counts = frozenset({
+        "nonword_min_len", "min_words_for_rate", "min_doc_signals", "title_max_words", "title_min_word_len",
+        "align_ngram", "align_max_ngram_df", "align_min_passage", "align_max_span", "own_name_min_count"
+    })
+    fractions = frozenset({
+        "spun_threshold", "apply_confidence", "title_cap_share", "apostrophe_confidence",
+        "nested_quote_confidence", "possessive_quote_confidence", "case_confidence", "entity_confidence",
+        "entity_loose_confidence", "learned_confidence", "align_min_ratio", "align_confidence",
+        "align_variant_ratio"
+    })
+
     spun_threshold: float = 0.5  # document spin score at or above which repair runs
     apply_confidence: float = 0.5  # edits below this are recorded as suggestions only
     substitutions: str = "despin/substitutions.tsv"  # reverse-substitution table under flows/rules/
@@ -92,7 +148,16 @@ class DespinSettings:
 
 
 @dataclass(frozen=True)
-class ExtractSettings:
+class ExtractSettings(_Ranged):
+    section = "extract"
+    counts = frozenset({
+        "min_quote_words", "min_name_chars", "max_title_words", "office_min_name_words", "typo_min_chars"
+    })
+    fractions = frozenset({
+        "exclaimed_headline_caps_share", "quote_confidence", "quote_continuation_confidence",
+        "indirect_confidence", "remark_confidence", "fact_confidence", "plural_confidence_factor"
+    })
+
     min_quote_words: int = 3
     timex_tense_window_chars: int = 120  # how far back in its sentence a future cue ("will") is looked for
     timex_docdate_max_gap_words: int = 3  # words allowed between "Updated"/"Published" and its date (garbled "~ above")
@@ -121,7 +186,18 @@ class ExtractSettings:
 
 
 @dataclass(frozen=True)
-class ReconcileSettings:
+class ReconcileSettings(_Ranged):
+    section = "reconcile"
+    counts = frozenset({
+        "quote_min_shared_words", "quote_ngram", "max_block_size", "block_pivots", "max_compared_values",
+        "copy_shingle_words", "copy_sample_mod", "copy_min_shared_shingles", "max_shingle_docs"
+    })
+    fractions = frozenset({
+        "quote_match_threshold", "cross_speaker_threshold", "same_doc_join_threshold", "venue_match_threshold",
+        "quote_medium_diff_ratio", "unanchored_guess_factor", "default_trust", "copy_min_shared_ratio",
+        "spun_copy_min_shared_ratio", "spun_threshold", "copy_discount", "min_trust"
+    })
+
     # rule data under flows/rules/
     spelling_rules: str = "reconcile/spelling_variants.tsv"
     paraphrase_rules: str = "reconcile/paraphrases.tsv"
@@ -170,7 +246,10 @@ class ReconcileSettings:
 
 
 @dataclass(frozen=True)
-class ReportSettings:
+class ReportSettings(_Ranged):
+    section = "report"
+    counts = frozenset({"sources_per_position"})
+
     # the report shows every distinct position of a group but only this many sources for each (most trusted
     # first); the rest stay one query away (conflict_evidence). A group that 400 outlets agree on would
     # otherwise print 400 rows, and the page of a 20,000-article run would weigh hundreds of MB
@@ -178,7 +257,10 @@ class ReportSettings:
 
 
 @dataclass(frozen=True)
-class RunSettings:
+class RunSettings(_Ranged):
+    section = "run"
+    counts = frozenset({"batch_size", "batches_ahead", "spun_batch_size"})
+
     batch_size: int = 256  # documents per Prefect task
     lock_timeout_s: float = 30.0  # how long a second writer waits for the warehouse lock
     workers: int = 0  # local worker processes for the CPU-bound stages (0: one per core, 1: none, all in-process)
@@ -195,7 +277,12 @@ class RunSettings:
 
 
 @dataclass(frozen=True)
-class OpsSettings:
+class OpsSettings(_Ranged):
+    section = "ops"
+    positive = frozenset({"server_start_timeout_s", "health_poll_s", "runner_poll_s", "bench_rss_poll_s"})
+    counts = frozenset({"bench_name_pool", "bench_story_size"})
+    fractions = frozenset({"bench_spun_share", "bench_number_jitter"})
+
     server_host: str = "127.0.0.1"  # a local Prefect server listens on loopback only
     server_start_timeout_s: float = 120.0  # a fresh server migrates its database first (~16 s here)
     server_stop_timeout_s: float = 20.0  # after this a server that ignores SIGTERM is killed

@@ -94,6 +94,34 @@ def test_a_bad_setting_is_a_usage_error(capsys, tmp_path, monkeypatch):
     assert "RECON_INGEST_MAX_FILE_BYTES" in _one_line_error(err, "run")
 
 
+@pytest.mark.parametrize(
+    ("argv", "env", "words"),
+    [
+        (["--batch-size", "0"], {}, "--batch-size: '0' is out of range: it must be at least 1"),
+        (["--workers", "-2"], {}, "--workers: '-2' is out of range: it must be at least 0"),
+        (["--max-file-bytes", "-1"], {}, "--max-file-bytes: '-1' is out of range"),
+        (["--lock-timeout", "nan"], {}, "--lock-timeout: 'nan' is out of range"),
+        ([], {"RECON_INGEST_MAX_FILE_BYTES": "-1"}, "setting ingest.max_file_bytes = -1 is out of range"),
+    ],
+)
+def test_a_value_out_of_range_stops_the_run_before_it_touches_anything(capsys, tmp_path, monkeypatch, argv, env, words):
+    # before, --batch-size -5 ended "0 documents processed" with exit 0, and --max-file-bytes -1
+    # quarantined every file and took its claims out of the warehouse
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "a.txt").write_text("Jane Roe said on Monday that the bridge would open.\n")
+    warehouse = tmp_path / "w.duckdb"
+    try:
+        code = cli.main(["run", "--raw", str(raw), "--warehouse", str(warehouse), "--report-dir", str(tmp_path / "r"), *argv])
+    except SystemExit as exc:  # argparse ends a usage error itself
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2 and words in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["raw"], "nothing was written"
+
+
 def test_an_unexpected_failure_is_one_line_and_debug_shows_the_traceback(capsys, empty_db, monkeypatch):
     def broken(*_a, **_k):
         raise KeyError("something the code did not expect")
