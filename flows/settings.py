@@ -266,7 +266,10 @@ class RunSettings(_Ranged):
     workers: int = 0  # local worker processes for the CPU-bound stages (0: one per core, 1: none, all in-process)
     batches_ahead: int = 2  # batches in flight per worker: bounds memory on large folders
     spun_batch_size: int = 64  # spun documents repaired per task (each batch is shipped its own references)
-    references_per_doc: int = 12  # nearest clean texts shipped per spun document (0: every clean text)
+    # nearest clean texts shipped per spun document (0: every clean text). Each batch analyses the union of
+    # its documents' references, so this sets most of repair's cost: 4 repaired as many word errors as 12
+    # (scripts/eval_bench_repair.py) for 30% less repair CPU at 20,000 articles
+    references_per_doc: int = 4
     # write-ahead log a run lets grow before DuckDB checkpoints it into the file (DuckDB's default: 16 MB).
     # A checkpoint rewrites each table's last, partly filled row group (up to 122,880 rows, every
     # document of a small warehouse), so with the default the loader's cost per batch grew with the tables
