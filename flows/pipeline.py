@@ -385,6 +385,7 @@ def _run_stages(
     reconciled = changed or not con.execute("SELECT count(*) FROM conflicts").fetchone()[0]
     if reconciled:
         t_r = time.perf_counter()
+        wh.release_memory(con, settings.run.release_keep_mb)
         # trust first: it streams the texts, keeping only their sampled shingles, before the claims come in
         trust, copies = trust_task(con, settings)
         claims = wh.all_claims(con)

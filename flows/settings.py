@@ -259,7 +259,7 @@ class ReportSettings(_Ranged):
 @dataclass(frozen=True)
 class RunSettings(_Ranged):
     section = "run"
-    counts = frozenset({"batch_size", "batches_ahead", "spun_batch_size"})
+    counts = frozenset({"batch_size", "batches_ahead", "spun_batch_size", "release_keep_mb"})
 
     batch_size: int = 256  # documents per Prefect task
     lock_timeout_s: float = 30.0  # how long a second writer waits for the warehouse lock
@@ -274,6 +274,9 @@ class RunSettings(_Ranged):
     # A checkpoint rewrites each table's last, partly filled row group (up to 122,880 rows, every
     # document of a small warehouse), so with the default the loader's cost per batch grew with the tables
     checkpoint_mb: int = 256
+    # DuckDB memory kept when reconcile starts: a checkpoint and a brief limit this low evict what the load
+    # left cached (warehouse.release_memory), about 500 MB of the flow process at 20,000 articles
+    release_keep_mb: int = 32
     # allocations between cyclic garbage collections in the worker processes (Python's default: 700);
     # the stages make many small records and few cycles, and collecting less often saves ~20% CPU
     gc_gen0_threshold: int = 20_000
