@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from flows.settings import PROJECT_ROOT, Settings
+from flows.settings import PROJECT_ROOT, RunSettings, Settings
 
 
 def configure_prefect_env() -> None:
@@ -287,10 +287,14 @@ def _absorb(summary: RunSummary, quarantined: list[Quarantined], res: batch_work
         _add(summary, stage, secs)
 
 
-def _load(con, run_id: str, summary: RunSummary, res: batch_work.BatchResult, wrap: Callable) -> None:
+def _load(con, run_id: str, summary: RunSummary, res: batch_work.BatchResult, wrap: Callable,
+          run: RunSettings) -> None:
     if res.rows is not None and res.finished:
         _n_claims, secs = load_task(con, run_id, wrap(res.rows))
-        _add(summary, "load", secs)
+        t0 = time.perf_counter()
+        if wh.memory_mb(con) > run.duckdb_budget_mb:
+            wh.release_memory(con, run.release_keep_mb)
+        _add(summary, "load", secs + time.perf_counter() - t0)
         summary.processed += res.finished
     # A finished task's result outlives it: its futures sit in reference cycles that only a (rare)
     # full collection frees, and Prefect may keep a task engine with its parameters. Each result's
@@ -362,7 +366,7 @@ def _run_stages(
             for i, res in enumerate(_in_order(submit, _draining(batches), ahead), 1):
                 _absorb(summary, quarantined, res)
                 spun.extend(res.spun)
-                _load(con, run_id, summary, res, wrap)
+                _load(con, run_id, summary, res, wrap, settings.run)
                 say(f"load: batch {i}/{n} committed ({res.finished} documents, {summary.processed} so far)")
             if len(spun):
                 _repair_spun(con, run_id, settings, summary, quarantined, spun, ahead, say, wrap)
@@ -435,7 +439,7 @@ def _repair_spun(
     submit = lambda job: finish_task.submit(wrap(job[0]), wrap(job[1]), settings)  # noqa: E731
     for i, res in enumerate(_in_order(submit, jobs(), ahead), 1):
         _absorb(summary, quarantined, res)
-        _load(con, run_id, summary, res, wrap)
+        _load(con, run_id, summary, res, wrap, settings.run)
         say(f"load: spun batch {i}/{n} committed ({res.finished} documents, {summary.processed} so far)")
     say(f"repair: {shipped} reference texts shipped")
 

@@ -259,7 +259,7 @@ class ReportSettings(_Ranged):
 @dataclass(frozen=True)
 class RunSettings(_Ranged):
     section = "run"
-    counts = frozenset({"batch_size", "batches_ahead", "spun_batch_size", "release_keep_mb"})
+    counts = frozenset({"batch_size", "batches_ahead", "spun_batch_size", "release_keep_mb", "duckdb_budget_mb"})
 
     batch_size: int = 256  # documents per Prefect task
     lock_timeout_s: float = 30.0  # how long a second writer waits for the warehouse lock
@@ -277,6 +277,9 @@ class RunSettings(_Ranged):
     # DuckDB memory kept when reconcile starts: a checkpoint and a brief limit this low evict what the load
     # left cached (warehouse.release_memory), about 500 MB of the flow process at 20,000 articles
     release_keep_mb: int = 32
+    # ... and during the load, whenever a batch leaves DuckDB holding more than this (cached blocks, rows
+    # not yet checkpointed, key indexes): DuckDB keeps them until its limit, 80% of RAM, presses
+    duckdb_budget_mb: int = 256
     # allocations between cyclic garbage collections in the worker processes (Python's default: 700);
     # the stages make many small records and few cycles, and collecting less often saves ~20% CPU
     gc_gen0_threshold: int = 20_000

@@ -173,6 +173,11 @@ def set_checkpoint_threshold(con: duckdb.DuckDBPyConnection, mb: int) -> None:
     con.execute(f"SET checkpoint_threshold = '{mb}MB'")  # an int we checked: SET takes no parameters
 
 
+def memory_mb(con: duckdb.DuckDBPyConnection) -> float:
+    """MB DuckDB holds in this process (its buffer manager's count: cached blocks, indexes, rows in memory)."""
+    return con.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchone()[0] / 2**20
+
+
 def release_memory(con: duckdb.DuckDBPyConnection, keep_mb: int) -> None:
     """Checkpoint, shrink DuckDB's memory to about ``keep_mb`` MB, then reset its limit to the default.
 

@@ -136,3 +136,30 @@ def test_review_survives_reingesting_a_changed_article(seeded, tmp_path):
     assert status == [("accept",)]
     assert _q(db, "SELECT count(*) FROM document_versions WHERE doc_id = ?", [target.name])[0][0] == 1
     assert _q(db, "SELECT count(*) FROM documents WHERE doc_id = ?", [target.name])[0][0] == 1
+
+
+
+def test_a_small_duckdb_budget_releases_memory_after_loads_and_changes_no_row(prefect_harness, tmp_path, monkeypatch):
+    """Past run.duckdb_budget_mb a load checkpoints and evicts; the warehouse comes out the same."""
+    from flows import warehouse as wh
+    from flows.pipeline import run_pipeline
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for p in sorted((Path(__file__).resolve().parent.parent / "raw").glob("*.txt")):
+        (raw / p.name).write_bytes(p.read_bytes())
+    one_by_one = Settings().override("run", batch_size=1)  # three loads (entities depend on the batching)
+    run_pipeline(raw, tmp_path / "default.duckdb", tmp_path / "r1", one_by_one, workers=1)
+    calls: list[float] = []
+    release = wh.release_memory
+
+    def counted(con, keep_mb):
+        calls.append(wh.memory_mb(con))
+        release(con, keep_mb)
+
+    monkeypatch.setattr(wh, "release_memory", counted)
+    summary = run_pipeline(raw, tmp_path / "small.duckdb", tmp_path / "r2", one_by_one.override("run", duckdb_budget_mb=1),
+                           workers=1)
+    assert summary.processed == 3
+    assert len(calls) >= 4 and all(mb > 1 for mb in calls)  # after each of the 3 loads, then before reconcile
+    assert _counts(tmp_path / "small.duckdb") == _counts(tmp_path / "default.duckdb")
