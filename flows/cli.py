@@ -53,7 +53,8 @@ def _number(kind: type, least: float, above: bool = False) -> Callable[[str], fl
         except ValueError:
             raise argparse.ArgumentTypeError(f"{raw!r} is not a valid {kind.__name__}") from None
         if not math.isfinite(value) or value < least or (above and value == least):
-            raise argparse.ArgumentTypeError(f"{raw!r} is out of range: it must be {'above' if above else 'at least'} {least}")
+            need = "above" if above else "at least"
+            raise argparse.ArgumentTypeError(f"{raw!r} is out of range: it must be {need} {least}")
         return value
 
     return parse
@@ -364,7 +365,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report-dir", default=str(DEFAULT_REPORTS), metavar="DIR", help="where reports go")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--cron", metavar="EXPR", help='cron schedule, e.g. "*/30 * * * *" (the default)')
-    g.add_argument("--interval", type=_number(float, 0, above=True), metavar="SECONDS", help="run every SECONDS instead of on a cron schedule")
+    g.add_argument(
+        "--interval", type=_number(float, 0, above=True), metavar="SECONDS",
+        help="run every SECONDS instead of on a cron schedule",
+    )  # fmt: skip
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("bench", help="benchmark the pipeline on a generated corpus of N articles")
