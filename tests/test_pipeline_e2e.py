@@ -161,5 +161,5 @@ def test_a_small_duckdb_budget_releases_memory_after_loads_and_changes_no_row(pr
     summary = run_pipeline(raw, tmp_path / "small.duckdb", tmp_path / "r2", one_by_one.override("run", duckdb_budget_mb=1),
                            workers=1)
     assert summary.processed == 3
-    assert len(calls) >= 4 and all(mb > 1 for mb in calls)  # after each of the 3 loads, then before reconcile
+    assert len(calls) >= 4 and all(mb > 1 for mb in calls)  # after each of the 3 loads, then in reconcile
     assert _counts(tmp_path / "small.duckdb") == _counts(tmp_path / "default.duckdb")
