@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 import re
-import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -293,10 +292,7 @@ def reference_texts(con: duckdb.DuckDBPyConnection, exclude: Iterable[str] = ())
     return {d: t for d, t in rows if d not in skip}
 
 
-_INTERNED_CLAIM_COLUMNS = (
-    "doc_id", "kind", "subject", "predicate", "object", "extractor", "subject_entity_id", "object_entity_id",
-    "outlet", "place", "granularity", "modality", "venue", "time_text", "time_value", "sentence",
-)
+_UNIQUE_CLAIM_COLUMNS = frozenset({"claim_id"})  # every other column's values repeat across claims
 _FETCH_ROWS = 10_000
 _FETCH_TEXTS = 2_000
 
@@ -310,17 +306,19 @@ def all_claims(con: duckdb.DuckDBPyConnection) -> list[Claim]:
     # order for UTF-8)
     cur = con.execute(f"SELECT {cols} FROM claims")
     # values that repeat across claims (kinds, predicates, document and entity ids, the sentence several
-    # claims come from, wire copy's sentences across outlets) are interned: reconcile holds every claim
-    # at once, and each fetched row brings fresh copies of them
-    shared = [names.index(c) for c in _INTERNED_CLAIM_COLUMNS]
+    # claims come from, wire copy's sentences and quotes across outlets, offsets, dates, confidences) are
+    # shared: reconcile holds every claim at once, and each fetched row brings fresh copies of them
+    # one map per column: across columns equal values of different types (1, 1.0, True) would be merged
+    shared = [(k, {}.setdefault) for k, c in enumerate(names) if c not in _UNIQUE_CLAIM_COLUMNS]
     out = []
     while rows := cur.fetchmany(_FETCH_ROWS):
         for row in rows:
             values = list(row)
-            for k in shared:
-                if values[k] is not None:
-                    values[k] = sys.intern(values[k])
+            for k, one in shared:
+                v = values[k]
+                values[k] = one(v, v)
             out.append(Claim(*values))
+    del shared
     out.sort(key=_claim_order)
     return out
 

@@ -328,6 +328,32 @@ def test_any_sequence_of_loads_keeps_one_current_row_per_file(tmp_path_factory, 
     assert all(run_id == last[doc][1] for _, doc, run_id in claims), "no claim of a superseded load survives"
 
 
+def test_all_claims_share_repeated_values_and_keep_every_value_and_type(db):
+    """A copy's claims repeat the original's values: fetched once per value, never merged across types."""
+    from dataclasses import astuple
+
+    from flows.records import Claim
+    from flows.rows import field_names
+
+    with wh.connect(db) as con:
+        docs = [_doc("copy.txt", TEXT_A)]
+        wh.load_batch(con, "run-2", docs, extract_documents(docs, SETTINGS.extract))
+        # equal keys of three types in one row: 1, 1.0 and True
+        con.execute("""UPDATE claims SET raw_start = 1, confidence = 1.0, number = 1.0, polarity = true,
+                       time_anchored = true WHERE claim_id = (SELECT min(claim_id) FROM claims)""")
+        claims = wh.all_claims(con)
+        cols = ", ".join(f'"{c}"' for c in field_names(Claim))
+        rows = con.execute(f"SELECT {cols} FROM claims ORDER BY doc_id, start, claim_id").fetchall()
+    assert [astuple(c) for c in claims] == rows
+    for c in claims:  # 1, 1.0 and True are equal keys: one map per column keeps them apart
+        assert type(c.raw_start) is int and type(c.polarity) is bool and type(c.confidence) is float
+        assert c.number is None or type(c.number) is float
+        assert c.time_anchored is None or type(c.time_anchored) is bool
+    by_doc = {d: [c for c in claims if c.doc_id == d] for d in ("a.txt", "copy.txt")}
+    pairs = list(zip(by_doc["a.txt"], by_doc["copy.txt"], strict=True))
+    assert pairs and all(a.sentence is b.sentence and a.doc_id is not b.doc_id for a, b in pairs)
+
+
 def test_report_frames_keep_every_position_and_the_most_trusted_sources_of_each(db):
     """A capped report still shows each position a group holds, with its best-trusted members first."""
     from flows.records import ClaimGroup, Verdict
