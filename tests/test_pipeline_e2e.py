@@ -138,7 +138,6 @@ def test_review_survives_reingesting_a_changed_article(seeded, tmp_path):
     assert _q(db, "SELECT count(*) FROM documents WHERE doc_id = ?", [target.name])[0][0] == 1
 
 
-
 def test_a_small_duckdb_budget_releases_memory_after_loads_and_changes_no_row(prefect_harness, tmp_path, monkeypatch):
     """Past run.duckdb_budget_mb a load checkpoints and evicts; the warehouse comes out the same."""
     from flows import warehouse as wh

@@ -140,10 +140,6 @@ def test_the_checkpoint_threshold_decides_when_commits_leave_the_log(db):
             wh.set_checkpoint_threshold(con, bad)
 
 
-def _duckdb_mb(con) -> float:
-    return con.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchone()[0] / 2**20
-
-
 def test_release_memory_checkpoints_evicts_and_gives_the_limit_back(db):
     """What a long load leaves in DuckDB's memory (rows not yet in the file, a key index) goes; the data stays."""
     wal = db.with_name(db.name + ".wal")
@@ -152,12 +148,12 @@ def test_release_memory_checkpoints_evicts_and_gives_the_limit_back(db):
         con.execute("CREATE TABLE scratch (id INTEGER PRIMARY KEY, s VARCHAR)")
         con.execute("INSERT INTO scratch SELECT i, 'row number ' || i || repeat('.', i % 97) FROM range(1000000) r(i)")
         limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
-        held = _duckdb_mb(con)
+        held = wh.memory_mb(con)
         wh.release_memory(con, 4)
-        assert held > 16 and _duckdb_mb(con) <= 4, (held, _duckdb_mb(con))
+        assert held > 16 and wh.memory_mb(con) <= 4, (held, wh.memory_mb(con))
         assert not wal.exists() or wal.stat().st_size == 0  # checkpointed into the file
         assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == limit
-        assert con.execute("SELECT count(*), sum(length(s)) FROM scratch").fetchone()[0] == 1_000_000
+        assert con.execute("SELECT count(*) FROM scratch").fetchone()[0] == 1_000_000
         con.execute("SELECT count(DISTINCT s) FROM scratch").fetchone()  # later queries get the old headroom
 
 
