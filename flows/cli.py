@@ -165,8 +165,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     with wh.connect(Path(args.warehouse), read_only=True) as con:
-        conflicts, evidence = wh.report_frames(con, settings.report.sources_per_position)
-    paths = render_report(conflicts, evidence, Path(args.report_dir))
+        report = settings.report
+        conflicts, evidence = wh.report_frames(con, report.sources_per_position, report.positions_per_card)
+    paths = render_report(conflicts, evidence, Path(args.report_dir), settings=report)
     print("report: " + "  ".join(str(p) for p in paths))
     return 0
 

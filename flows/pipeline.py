@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from flows.settings import PROJECT_ROOT, RunSettings, Settings
+from flows.settings import PROJECT_ROOT, ReportSettings, RunSettings, Settings
 
 
 def configure_prefect_env() -> None:
@@ -227,11 +227,11 @@ def reconcile_task(claims, trust, settings: Settings):
 
 
 @task(name="report", cache_policy=NO_CACHE)
-def report_task(con, report_dir: Path, run_id: str, per_position: int):
+def report_task(con, report_dir: Path, run_id: str, settings: ReportSettings):
     """Render the conflicts report from the warehouse."""
     t0 = time.perf_counter()
-    conflicts, evidence = wh.report_frames(con, per_position)
-    paths = render_report(conflicts, evidence, Path(report_dir), run_id=run_id)
+    conflicts, evidence = wh.report_frames(con, settings.sources_per_position, settings.positions_per_card)
+    paths = render_report(conflicts, evidence, Path(report_dir), run_id=run_id, settings=settings)
     return paths, time.perf_counter() - t0
 
 
@@ -408,7 +408,7 @@ def _run_stages(
     summary.groups = con.execute("SELECT count(*) FROM conflicts").fetchone()[0]
     summary.conflicts = con.execute("SELECT count(*) FROM conflicts WHERE verdict = 'conflict'").fetchone()[0]
     if reconciled or not all(p.exists() for p in report_paths(report_dir)):
-        paths, secs = report_task(con, report_dir, run_id, settings.report.sources_per_position)
+        paths, secs = report_task(con, report_dir, run_id, settings.report)
         _add(summary, "report", secs)
     else:
         paths = report_paths(report_dir)

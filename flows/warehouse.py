@@ -642,31 +642,48 @@ def read_query(path: Path, sql: str, params: Sequence[object] | None = None) -> 
             raise WarehouseError(f"query failed: {str(exc).splitlines()[0]}") from exc
 
 
-def report_frames(con: duckdb.DuckDBPyConnection, per_position: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+def report_frames(con: duckdb.DuckDBPyConnection, per_position: int = 0, positions: int = 0,
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The two frames the report renders: one row per group, and one per group member shown.
 
-    per_position > 0 keeps that many members per distinct position of a group (most trusted first);
-    0 keeps them all. Members come in a fixed order (by group, then date, document and claim): without
-    it the parallel window gave them in a varying order, and the report's timelines changed run to run.
+    positions > 0 keeps that many positions of a group, those with the most trust-weighted support
+    first (a group of 20,000 copies whose names were varied holds thousands); 0 keeps them all.
+    per_position > 0 keeps that many members per position shown (most trusted first); 0 keeps them all.
+    Each group row counts all its positions (``n_positions``), so the report can say what it left out.
+    Members come in a fixed order (by group, then date, document and claim): without it the parallel
+    window gave them in a varying order, and the report's timelines changed run to run.
     """
     conflicts = con.execute(
-        """SELECT conflict_id, group_key, kind, verdict, severity, summary, explanation, likely_value, confidence,
-                  n_docs, n_claims, review_decision, review_value, review_note, reviewed_at
-           FROM conflict_status"""
+        """SELECT s.conflict_id, s.group_key, s.kind, s.verdict, s.severity, s.summary, s.explanation,
+                  s.likely_value, s.confidence, s.n_docs, s.n_claims, coalesce(p.n_positions, 0) AS n_positions,
+                  s.review_decision, s.review_value, s.review_note, s.reviewed_at
+           FROM conflict_status s
+           LEFT JOIN (SELECT conflict_id, count(DISTINCT coalesce(position, '')) AS n_positions
+                      FROM conflict_claims GROUP BY conflict_id) p USING (conflict_id)"""
     ).fetchdf()
-    # the most trusted members of each position first; a constant clause, the limit is a parameter
+    # constant clauses; the limits are parameters
+    ranked = (
+        """JOIN (SELECT conflict_id, coalesce(position, '') AS pkey,
+                        row_number() OVER (PARTITION BY conflict_id ORDER BY sum(trust_weight) DESC NULLS LAST,
+                                           count(DISTINCT doc_id) DESC, coalesce(position, '')) AS pos_rank
+                 FROM conflict_claims GROUP BY conflict_id, coalesce(position, '')) r
+             ON r.conflict_id = e.conflict_id AND r.pkey = coalesce(e.position, '') AND r.pos_rank <= ?"""
+        if positions > 0
+        else ""
+    )
     keep = (
         "QUALIFY row_number() OVER (PARTITION BY e.conflict_id, e.position"
         " ORDER BY e.trust_weight DESC NULLS LAST, e.doc_id, e.claim_id) <= ?"
         if per_position > 0
         else ""
     )
+    params = ([positions] if ranked else []) + ([per_position] if keep else [])
     evidence = con.execute(
         f"""SELECT e.conflict_id, e.claim_id, e.doc_id, e.source_path, e.outlet, e.position, e.sentence,
                   e.original_text, e.is_spun, e.trust_weight, e.time_value, e.time_start, e.time_end, e.granularity,
                   e.extractor, e.confidence, e.raw_start, e.raw_end
-           FROM conflict_evidence e {keep}
+           FROM conflict_evidence e {ranked} {keep}
            ORDER BY e.conflict_id, e.time_start NULLS LAST, e.doc_id, e.claim_id""",
-        [per_position] if keep else [],
+        params,
     ).fetchdf()
     return conflicts, evidence

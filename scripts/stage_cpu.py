@@ -104,8 +104,9 @@ def main() -> None:
             return len(claims), len(groups)
 
         def report():
-            conflicts, evidence = wh.report_frames(con, settings.report.sources_per_position)
-            return render_report(conflicts, evidence, Path(tmp) / "report", run_id="stage-cpu")
+            report = settings.report
+            conflicts, evidence = wh.report_frames(con, report.sources_per_position, report.positions_per_card)
+            return render_report(conflicts, evidence, Path(tmp) / "report", run_id="stage-cpu", settings=report)
 
         stage("load", load)
         n_claims, n_groups = stage("reconcile", reconcile)

@@ -369,3 +369,25 @@ def test_report_frames_keep_every_position_and_the_most_trusted_sources_of_each(
     ranked = every.sort_values(["trust_weight", "doc_id", "claim_id"], ascending=[False, True, True])
     for pos, rows in capped.groupby("position"):
         assert list(rows.sort_values("claim_id").claim_id) == sorted(ranked[ranked.position == pos].claim_id[:1])
+
+
+def test_report_frames_keep_the_best_supported_positions_and_count_them_all(db):
+    """A group with more positions than a card shows keeps those with the most trusted support, and says how many."""
+    from flows.records import ClaimGroup, Verdict
+
+    with wh.connect(db) as con:
+        claims = wh.all_claims(con)
+        assert len(claims) >= 3
+        group = ClaimGroup("g1", "value", "a group", tuple(claims))
+        # every claim but one takes the position "many"; the last alone has less trusted support
+        positions = {c.claim_id: "many" for c in claims[:-1]} | {claims[-1].claim_id: "one"}
+        verdict = Verdict("c1", "g1", "value", "conflict", "high", "s", "e", tuple(positions), positions=positions)
+        wh.replace_conflicts(con, "run-1", [group], [verdict], {c.doc_id: 0.5 for c in claims})
+        conflicts, every = wh.report_frames(con)
+        _, best = wh.report_frames(con, 0, 1)
+        _, best_one = wh.report_frames(con, 1, 1)
+        _, both = wh.report_frames(con, 0, 2)
+    assert conflicts.set_index("conflict_id").n_positions["c1"] == 2
+    assert set(every.position) == {"many", "one"} and len(both) == len(every)
+    assert list(best.position) == ["many"] * (len(claims) - 1)
+    assert list(best_one.position) == ["many"]

@@ -6,6 +6,9 @@ Adds: ``conflicts.md`` and ``conflicts.html`` in ``out_dir`` (no network: CSS, J
 flagged conflicts first, then compatible, then agreeing groups; per group what each source says
 (the garbled original beside a repaired sentence), the verdict and why, the review status, a
 timeline for dated claims, and in the HTML filters by verdict, kind and source.
+The HTML comes in pages of ``cards_per_page`` cards (``conflicts.html`` first, then
+``conflicts-p2.html`` ...), each with every page's link and the verdicts it holds: at 20,000 articles
+one page would weigh 168 MB, more than a browser opens comfortably.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import html
 import json
 import math
 import os
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,11 +29,12 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from flows.errors import InputError
+from flows.settings import ReportSettings
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 CONFLICT_COLUMNS = (
     "conflict_id", "group_key", "kind", "verdict", "severity", "summary", "explanation", "likely_value",
-    "confidence", "n_docs", "n_claims", "review_decision", "review_value", "review_note", "reviewed_at",
+    "confidence", "n_docs", "n_claims", "n_positions", "review_decision", "review_value", "review_note", "reviewed_at",
 )
 EVIDENCE_COLUMNS = (
     "conflict_id", "claim_id", "doc_id", "source_path", "outlet", "position", "sentence", "original_text",
@@ -39,6 +44,7 @@ EVIDENCE_COLUMNS = (
 VERDICT_ORDER = {"conflict": 0, "compatible": 1, "agree": 2}
 SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2, "none": 3}
 _SVG_WIDTH, _SVG_LABEL, _SVG_ROW = 640, 170, 22
+_PAGE_NAME = re.compile(r"conflicts-p\d+\.html")  # pages after the first; conflicts.html is page 1
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -124,15 +130,21 @@ class Card:
     confidence: str
     n_docs: int
     n_claims: int
+    n_positions: int
     review: str
     review_decision: str
     review_note: str
     sources: list[Source] = field(default_factory=list)
     timeline: Timeline | None = None
+    explanation_cut: bool = False  # the explanation is shortened on the card
 
     @property
     def source_ids(self) -> str:
         return json.dumps(sorted({s.doc_id for s in self.sources}))
+
+    @property
+    def positions_shown(self) -> int:
+        return len({s.position for s in self.sources})
 
 
 def _timeline(rows: list[Any]) -> Timeline | None:
@@ -232,8 +244,18 @@ def _check_columns(frame: pd.DataFrame, columns: tuple[str, ...], name: str) -> 
         raise InputError(f"report input '{name}' lacks columns {', '.join(missing)}; rebuild it from the warehouse")
 
 
-def build_cards(conflicts: pd.DataFrame, evidence: pd.DataFrame) -> list[Card]:
-    """One card per compared group aspect, flagged conflicts first (by severity), then compatible, then agree."""
+def _shorten(text: str, limit: int) -> tuple[str, bool]:
+    """The text cut to ``limit`` characters at a word boundary, and whether it was cut (0: never cut)."""
+    if limit <= 0 or len(text) <= limit:
+        return text, False
+    return text[:limit].rsplit(" ", 1)[0].rstrip(" ,;") + " …", True
+
+
+def build_cards(conflicts: pd.DataFrame, evidence: pd.DataFrame, explanation_chars: int = 0) -> list[Card]:
+    """One card per compared group aspect, flagged conflicts first (by severity), then compatible, then agree.
+
+    ``explanation_chars`` > 0 shortens longer explanations to that many characters (the card says so).
+    """
     _check_columns(conflicts, CONFLICT_COLUMNS, "conflicts")
     _check_columns(evidence, EVIDENCE_COLUMNS, "evidence")
     # rows as plain tuples, grouped once: per-group DataFrame slices cost milliseconds each
@@ -245,15 +267,18 @@ def build_cards(conflicts: pd.DataFrame, evidence: pd.DataFrame) -> list[Card]:
         rows = ev_by_id.get(r.conflict_id, [])
         review, decision = _review_text(r)
         conf = _val(r.confidence)
+        explanation, cut = _shorten(_text(r.explanation), explanation_chars)
         cards.append(
             Card(
                 conflict_id=_text(r.conflict_id), group_key=_text(r.group_key), kind=_text(r.kind),
                 verdict=_text(r.verdict), severity=_text(r.severity) or "none", summary=_text(r.summary),
-                explanation=_text(r.explanation), likely=_text(r.likely_value),
+                explanation=explanation, likely=_text(r.likely_value),
                 confidence="" if conf is None else f"{float(conf):.0%}",
                 n_docs=int(_val(r.n_docs) or 0), n_claims=int(_val(r.n_claims) or 0),
+                n_positions=int(_val(r.n_positions) or 0),
                 review=review, review_decision=decision, review_note=_text(r.review_note),
                 sources=_sources(rows), timeline=_timeline(rows) if _text(r.kind) == "time" else None,
+                explanation_cut=cut,
             )
         )
     cards.sort(key=lambda c: (VERDICT_ORDER.get(c.verdict, 3), SEVERITY_ORDER.get(c.severity, 4), -c.n_docs,
@@ -267,20 +292,52 @@ def _md(text: Any) -> str:
     return " ".join(s.split())
 
 
+@dataclass(frozen=True)
+class Page:
+    """One HTML page of the report: its cards' place in the whole order and the verdicts it holds."""
+
+    number: int
+    href: str
+    first: int  # 1-based position of its first card among all cards
+    last: int
+    verdicts: tuple[str, ...]
+
+
+def page_name(number: int) -> str:
+    """The file name of report page ``number`` (1-based); page 1 is conflicts.html, the report's entry."""
+    return "conflicts.html" if number == 1 else f"conflicts-p{number}.html"
+
+
+def paginate(cards: list[Card], per_page: int) -> list[tuple[Page, list[Card]]]:
+    """Cards cut into pages in report order (always at least one page, perhaps empty)."""
+    if per_page < 1:
+        raise InputError(f"cards per report page must be at least 1, got {per_page}")
+    chunks = [cards[i : i + per_page] for i in range(0, len(cards), per_page)] or [[]]
+    out = []
+    for n, chunk in enumerate(chunks, start=1):
+        first = (n - 1) * per_page + 1
+        verdicts = tuple(dict.fromkeys(c.verdict for c in chunk))
+        out.append((Page(n, page_name(n), first, first + len(chunk) - 1, verdicts), chunk))
+    return out
+
+
 def render_report(conflicts: pd.DataFrame, evidence: pd.DataFrame, out_dir: Path, *, run_id: str | None = None,
-                  ) -> tuple[Path, Path]:
-    """Write conflicts.md and a self-contained conflicts.html for review; return their paths."""
-    cards = build_cards(conflicts, evidence)
+                  settings: ReportSettings | None = None) -> tuple[Path, Path]:
+    """Write conflicts.md and self-contained HTML pages for review; return conflicts.md and the first page.
+
+    Pages of an earlier, longer report that this one no longer has are removed.
+    """
+    settings = settings or ReportSettings()
+    cards = build_cards(conflicts, evidence, settings.explanation_chars)
     counts = Counter(c.verdict for c in cards)
     severities = Counter(c.severity for c in cards if c.verdict == "conflict")
     reviewed = sum(1 for c in cards if c.review_decision)
-    sources = sorted({(s.doc_id, s.outlet) for c in cards for s in c.sources})
     kinds = sorted({c.kind for c in cards})
     context = {
         "cards": cards, "counts": counts, "severities": severities, "reviewed": reviewed, "run_id": run_id or "",
-        "sources": sources, "kinds": kinds, "total": len(cards),
-        "verdicts": sorted(counts, key=lambda v: VERDICT_ORDER.get(v, 3)),
+        "kinds": kinds, "total": len(cards), "verdicts": sorted(counts, key=lambda v: VERDICT_ORDER.get(v, 3)),
     }
+    pages = paginate(cards, settings.cards_per_page)
     loader = FileSystemLoader(str(TEMPLATES))
     html_env = Environment(loader=loader, autoescape=True, undefined=StrictUndefined, trim_blocks=True,
                            lstrip_blocks=True)
@@ -288,20 +345,30 @@ def render_report(conflicts: pd.DataFrame, evidence: pd.DataFrame, out_dir: Path
                          lstrip_blocks=True)
     md_env.filters["md"] = _md
     out_dir.mkdir(parents=True, exist_ok=True)
-    md_path, html_path = out_dir / "conflicts.md", out_dir / "conflicts.html"
-    # streamed to a temporary file (a large report is never one string in memory), then swapped in whole:
-    # a run killed mid-write leaves the previous report, not half of one
-    md_tmp = _write_stream(md_path, md_env.get_template("conflicts.md.j2").generate(**context))
+    md_path = out_dir / "conflicts.md"
+    html_template = html_env.get_template("conflicts.html.j2")
+    # streamed to temporary files (a large report is never one string in memory), then swapped in whole:
+    # a run killed or failing mid-write leaves the previous report, not half of one
+    written: list[tuple[Path, Path]] = []
     try:
-        html_tmp = _write_stream(html_path, html_env.get_template("conflicts.html.j2").generate(**context))
-        try:
-            os.replace(md_tmp, md_path)
-            os.replace(html_tmp, html_path)
-        finally:
-            html_tmp.unlink(missing_ok=True)
+        written.append((_write_stream(md_path, md_env.get_template("conflicts.md.j2").generate(**context)), md_path))
+        index = [p for p, _ in pages]
+        for page, chunk in pages:
+            sources = sorted({(s.doc_id, s.outlet) for c in chunk for s in c.sources})
+            path = out_dir / page.href
+            chunks = html_template.generate(**{**context, "cards": chunk, "sources": sources, "page": page,
+                                               "pages": index})
+            written.append((_write_stream(path, chunks), path))
+        for tmp, path in written:
+            os.replace(tmp, path)
     finally:
-        md_tmp.unlink(missing_ok=True)
-    return md_path, html_path
+        for tmp, _ in written:
+            tmp.unlink(missing_ok=True)
+    keep = {p.href for p, _ in pages}
+    for old in out_dir.iterdir():
+        if _PAGE_NAME.fullmatch(old.name) and old.name not in keep:
+            old.unlink(missing_ok=True)
+    return md_path, out_dir / page_name(1)
 
 
 def _write_stream(path: Path, chunks: Iterator[str]) -> Path:

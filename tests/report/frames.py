@@ -33,6 +33,7 @@ def seed_frames(reviews: dict[str, tuple[str, str | None, str | None]] | None = 
             "severity": v.severity, "summary": v.summary, "explanation": v.explanation,
             "likely_value": v.likely_value, "confidence": v.confidence,
             "n_docs": len({by_id[c].doc_id for c in v.claim_ids}), "n_claims": len(v.claim_ids),
+            "n_positions": len({v.positions[c] for c in v.claim_ids}),
             "review_decision": decision, "review_value": value, "review_note": note,
             "reviewed_at": pd.Timestamp("2026-11-23 10:00:00") if decision else None,
         })

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import json
 import re
 import shutil
 import subprocess
@@ -10,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from flows.report.render import render_report
+from flows.settings import ReportSettings
 from tests.report.frames import seed_frames
 
 pytestmark = pytest.mark.browser
@@ -61,3 +64,29 @@ def test_screenshot_renders(report, tmp_path: Path) -> None:
     shot = tmp_path / "report.png"
     _chromium(tmp_path, "--window-size=1280,1600", f"--screenshot={shot}", html_path.as_uri())
     assert shot.exists() and shot.stat().st_size > 20_000  # a blank page is a few kB
+
+
+def test_pages_link_each_other_and_carry_the_filters(tmp_path: Path) -> None:
+    """On page 2 of a paged report the filter from the address applies, and the pager links keep it."""
+    conflicts, evidence = seed_frames()
+    out = tmp_path / "paged"
+    _, first = render_report(conflicts, evidence, out, settings=ReportSettings(cards_per_page=3))
+    page2 = out / "conflicts-p2.html"
+    first_dom = _chromium(tmp_path, "--dump-dom", first.as_uri()).stdout
+    source_on_page1 = re.search(r'<tr data-doc="([^"]+)"', first_dom).group(1)
+    dom = _chromium(tmp_path, "--dump-dom", page2.as_uri() + "#verdict=compatible&source=" + source_on_page1).stdout
+    assert 'data-filter-ready="1"' in dom and 'data-page="2"' in dom
+    cards = re.findall(r'<section class="card (\w+)"[^>]*data-sources="([^"]*)"([^>]*)>', dom)
+    assert len(cards) == 3
+    shown = [(verdict, html.unescape(ids)) for verdict, ids, rest in cards if 'hidden=""' not in rest]
+    assert all(v == "compatible" and source_on_page1 in json.loads(ids) for v, ids in shown)
+    assert f'data-visible="{len(shown)}"' in dom and f"{len(shown)} of 3 shown" in dom
+    # the pager's links now open the other pages with the same filters
+    links = [(html.unescape(h), t) for h, t in re.findall(r'<a href="([^"]+)" data-href="([^"]+)"', dom)]
+    assert links and all(href == target + "#verdict=compatible&source=" + source_on_page1 for href, target in links)
+    assert {target for _, target in links} >= {"conflicts.html", "conflicts-p3.html"}
+    # a source chosen on another page stays chosen here (and in the links on), with none of its cards here
+    elsewhere = _chromium(tmp_path, "--dump-dom", page2.as_uri() + "#source=doc-on-another-page").stdout
+    assert 'data-filter-ready="1"' in elsewhere and 'data-visible="0"' in elsewhere
+    assert "doc-on-another-page (not on this page)" in elsewhere
+    assert 'href="conflicts-p3.html#source=doc-on-another-page"' in elsewhere

@@ -8,8 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from flows.errors import InputError
-from flows.report.render import build_cards, render_report
+from flows.errors import ConfigError, InputError
+from flows.report.render import build_cards, paginate, render_report
+from flows.settings import ReportSettings
 from tests.report.frames import seed_frames
 
 
@@ -111,3 +112,83 @@ def test_a_card_with_members_left_out_says_how_many_and_how_to_see_them(frames, 
     md, page = md_path.read_text(encoding="utf-8"), html_path.read_text(encoding="utf-8")
     assert md.count("the most trusted per position") == 1 and f"conflict_id = '{first}'" in md
     assert page.count(f"Showing 1 of {n} claims") == 1
+
+
+def _page_cards(path: Path) -> list[str]:
+    return re.findall(r'<section class="card \w+" id="c-([^"]+)"', path.read_text(encoding="utf-8"))
+
+
+def test_html_pages_hold_every_card_once_in_report_order(frames, tmp_path: Path) -> None:
+    """A large report is cut into pages; together they show every group once, flagged conflicts first."""
+    order = [c.conflict_id for c in build_cards(*frames)]
+    _, first = render_report(*frames, tmp_path, settings=ReportSettings(cards_per_page=3))
+    n_pages = -(-len(order) // 3)
+    names = [first.name] + [f"conflicts-p{n}.html" for n in range(2, n_pages + 1)]
+    assert sorted(p.name for p in tmp_path.glob("*.html")) == sorted(names)
+    pages = [_page_cards(tmp_path / name) for name in names]
+    assert [len(p) for p in pages[:-1]] == [3] * (n_pages - 1) and 1 <= len(pages[-1]) <= 3
+    assert [cid for page in pages for cid in page] == order
+    for n, name in enumerate(names, start=1):
+        page = (tmp_path / name).read_text(encoding="utf-8")
+        assert f"page {n} of {n_pages}" in page and f'data-page="{n}"' in page
+        assert all(f'href="{other}"' in page for other in names)  # every page links to every page
+        assert ('rel="prev"' in page) == (n > 1) and ('rel="next"' in page) == (n < n_pages)
+        # the header counts the whole report, not the page
+        assert f"{len(order)} groups compared" in page
+
+
+def test_a_shorter_report_removes_the_pages_it_no_longer_has(frames, tmp_path: Path) -> None:
+    render_report(*frames, tmp_path, settings=ReportSettings(cards_per_page=1))
+    assert (tmp_path / "conflicts-p8.html").exists()
+    (tmp_path / "conflicts-p2-notes.html").write_text("mine", encoding="utf-8")  # not a page: left alone
+    render_report(*frames, tmp_path, settings=ReportSettings(cards_per_page=5))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "conflicts-p2-notes.html", "conflicts-p2.html", "conflicts.html", "conflicts.md"]
+    render_report(*frames, tmp_path)
+    assert "nav class=\"pager\"" not in (tmp_path / "conflicts.html").read_text(encoding="utf-8")
+    assert not (tmp_path / "conflicts-p2.html").exists()
+
+
+def test_a_failure_on_a_later_page_keeps_every_previous_page(frames, tmp_path: Path, monkeypatch) -> None:
+    render_report(*frames, tmp_path, run_id="run-1", settings=ReportSettings(cards_per_page=2))
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    import flows.report.render as render
+
+    real = render._write_stream
+
+    def failing(path: Path, chunks):
+        if path.name == "conflicts-p3.html":
+            raise OSError("disk full")
+        return real(path, chunks)
+
+    monkeypatch.setattr(render, "_write_stream", failing)
+    with pytest.raises(OSError, match="disk full"):
+        render_report(*frames, tmp_path, run_id="run-2", settings=ReportSettings(cards_per_page=2))
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_cards_per_page_below_one_is_refused(frames, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="RECON_REPORT_CARDS_PER_PAGE"):
+        ReportSettings(cards_per_page=0)
+    with pytest.raises(InputError, match="at least 1"):
+        paginate(build_cards(*frames), 0)
+
+
+def test_a_card_says_which_positions_and_what_explanation_it_left_out(frames, tmp_path: Path) -> None:
+    conflicts, evidence = frames
+    first = conflicts.conflict_id.iloc[0]
+    long = conflicts.copy()
+    long.loc[long.conflict_id == first, "explanation"] = "position " * 400  # 3,600 characters
+    long.loc[long.conflict_id == first, ["n_positions", "n_claims"]] = (40, 100)  # as if 38 positions were left out
+    limit = int(conflicts.explanation.str.len().max())  # every other explanation fits
+    assert limit < 3600
+    md_path, html_path = render_report(long, evidence, tmp_path, settings=ReportSettings(explanation_chars=limit))
+    md, page = md_path.read_text(encoding="utf-8"), html_path.read_text(encoding="utf-8")
+    card = page[page.index(f'id="c-{first}"'):]
+    card = card[: card.index("</section>")]
+    why = re.search(r"<strong>Why:</strong> (position[^<]*)", card).group(1)
+    assert len(why.strip()) <= limit + 2 and why.strip().endswith("…")
+    assert f"SELECT explanation FROM conflicts WHERE conflict_id = '{first}'" in card
+    shown = len(set(evidence[evidence.conflict_id == first].position))
+    assert f"and {shown} of 40 positions" in card and f"of {shown} of 40 positions" in md
+    assert page.count("(shortened; all of it") == 1 and md.count("(shortened; all of it") == 1
