@@ -3,7 +3,8 @@
 Exit codes: 0 success; 1 other pipeline error; 2 bad usage or configuration; 3 input error;
 4 warehouse error; 5 warehouse locked by another run; 6 a write refused by ``recon query``;
 7 malformed rule file; 8 ``--strict`` and something was quarantined; 9 orchestration (Prefect)
-failure; 130 interrupted (Ctrl-C or SIGTERM: the batch in flight is rolled back).
+failure; 130 interrupted (Ctrl-C or SIGTERM: the batch in flight is rolled back); 141 the reader of the
+output closed it early (``recon conflicts | head``), as a shell tool killed by SIGPIPE exits.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import argparse
 import logging
 import math
 import os
+import select
 import signal
 import sys
 import traceback
@@ -26,6 +28,7 @@ DEFAULT_WAREHOUSE = PROJECT_ROOT / "warehouse" / "recon.duckdb"
 DEFAULT_REPORTS = PROJECT_ROOT / "warehouse" / "reports"
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE, what a shell tool exits with when the reader of its output goes away
 _flow_started = False  # set once a run enters Prefect; see _quiet_shutdown
 
 
@@ -298,7 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="recon",
         description="Reconcile what news sources claim: parse, repair spun copy, extract claims, flag conflicts.",
         epilog="Exit codes: 0 ok, 1 error, 2 usage, 3 input, 4 warehouse, 5 locked, 6 write refused, "
-        "7 bad rule file, 8 strict-mode quarantine, 9 Prefect failure, 130 interrupted (Ctrl-C or SIGTERM).",
+        "7 bad rule file, 8 strict-mode quarantine, 9 Prefect failure, 130 interrupted (Ctrl-C or SIGTERM), "
+        "141 output closed by its reader.",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -412,15 +416,45 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"recon {args.command}: interrupted{how}; the batch in flight was rolled back", file=sys.stderr)
         _quiet_shutdown(args)
         return EXIT_INTERRUPTED
+    except BrokenPipeError as err:
+        if not _stdout_closed():
+            return _unexpected(args, err)
+        return EXIT_PIPE_CLOSED
     except Exception as err:  # an unexpected failure still gets one line, and the way to see more
-        if args.debug:
-            traceback.print_exc()
-        print(
-            f"recon {args.command}: unexpected error: {type(err).__name__}: {err} (run with --debug for details)",
-            file=sys.stderr,
-        )
-        _quiet_shutdown(args)
-        return 1
+        return _unexpected(args, err)
+
+
+def _unexpected(args: argparse.Namespace, err: Exception) -> int:
+    if args.debug:
+        traceback.print_exception(err)
+    print(
+        f"recon {args.command}: unexpected error: {type(err).__name__}: {err} (run with --debug for details)",
+        file=sys.stderr,
+    )
+    _quiet_shutdown(args)
+    return 1
+
+
+def _stdout_closed() -> bool:
+    """Whether standard output's reader has gone (``| head`` read enough); if so, stdout now writes nowhere.
+
+    Asked of the pipe itself (poll reports an error on a pipe nobody reads), not by writing again: the
+    failed write has dropped what was buffered. The rest of the output goes to /dev/null, so Python's
+    flush at exit cannot fail a second time. A broken pipe elsewhere (a worker's) leaves stdout
+    readable and stays an unexpected error.
+    """
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # replaced by a non-file (a test's capture)
+        return False
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    if not any(events & select.POLLERR for _, events in poller.poll(0)):
+        return False
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+    return True
 
 
 def _by_termination_signal(err: BaseException) -> bool:

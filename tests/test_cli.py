@@ -170,8 +170,20 @@ def test_readme_cli_help_and_docstring_agree_with_the_errors_module():
     sentence = re.search(r"Exit codes: (.*?)\n\n", readme, re.S).group(1).replace("\n", " ")
     documented = _documented_codes(sentence)
     classes = {cls.exit_code: cls for cls in vars(errors).values() if isinstance(cls, type) and issubclass(cls, errors.ReconError)}
-    expected = set(classes) | {0, cli.EXIT_USAGE, cli.EXIT_INTERRUPTED}
+    expected = set(classes) | {0, cli.EXIT_USAGE, cli.EXIT_INTERRUPTED, cli.EXIT_PIPE_CLOSED}
     assert set(documented) == expected, (documented, sorted(expected))
     epilog = cli.build_parser().epilog
     assert set(_documented_codes(epilog.removeprefix("Exit codes: "))) == expected
     assert all(f"{code} " in cli.__doc__ for code in expected)
+
+
+def test_a_reader_that_stops_early_ends_the_output_quietly(empty_db: Path) -> None:
+    """`recon query ... | head`: the reader goes away; recon exits 141 like a shell tool, without an error."""
+    sql = "SELECT range AS n FROM range(200000)"  # far more than a pipe buffers
+    proc = subprocess.Popen([sys.executable, "-m", "flows", "query", sql, "--warehouse", str(empty_db)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
+    first = proc.stdout.readline()
+    proc.stdout.close()  # as head does after its lines
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == cli.EXIT_PIPE_CLOSED == 141
+    assert first.split() == [b"n"] and err == ""
