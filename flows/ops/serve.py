@@ -59,6 +59,9 @@ def serve(
         )
         from prefect.types.entrypoint import EntrypointType
 
+        if cron is not None:
+            check_cron(cron)
+
         from flows.pipeline import reconcile
 
         updates = {PREFECT_API_URL: api_url, PREFECT_RUNNER_POLL_FREQUENCY: max(1, round(ops.runner_poll_s))}
@@ -81,3 +84,19 @@ def serve(
                 limit=1,  # one writer: a run still going when the next is due makes the next one wait
             )
     say("serve stopped")
+
+
+def check_cron(cron: str) -> None:
+    """Refuse a cron expression Prefect would refuse (its own schedule model judges), as a ConfigError.
+
+    Prefect is imported only once the server is known (it reads its settings at import), so this runs
+    after the server started; Prefect's own error is a many-line pydantic report.
+    """
+    from prefect.client.schemas.schedules import CronSchedule
+    from pydantic import ValidationError
+
+    try:
+        CronSchedule(cron=cron)
+    except ValidationError as err:
+        why = "; ".join(str(e.get("msg", "")).removeprefix("Value error, ") for e in err.errors())
+        raise ConfigError(f"--cron {cron!r} is not a schedule: {why} (five fields: minute hour day month weekday)") from None

@@ -16,6 +16,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from flows.errors import ConfigError
+from flows.ops.serve import check_cron
+
 pytestmark = pytest.mark.server
 
 DEADLINE_S = 150  # a fresh server migrates its database (~16 s), then a 5 s schedule fires; generous for a busy box
@@ -110,3 +113,15 @@ def test_a_scheduled_run_completes(seed_raw: Path, tmp_path: Path) -> None:
     finally:
         con.close()
     assert rows and rows[0][1] == len(list(seed_raw.glob("*.txt")))
+
+
+@pytest.mark.parametrize("cron", ["bad cron", "61 * * * *", "* * * *", "*/5 * * * * * * *"])
+def test_a_cron_prefect_refuses_is_a_one_line_config_error(cron: str) -> None:
+    with pytest.raises(ConfigError, match="is not a schedule") as err:
+        check_cron(cron)
+    assert "\n" not in str(err.value) and cron in str(err.value)
+
+
+@pytest.mark.parametrize("cron", ["*/30 * * * *", "0 6 * * mon-fri", "@hourly"])
+def test_a_cron_prefect_accepts_passes(cron: str) -> None:
+    check_cron(cron)
