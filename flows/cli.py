@@ -65,6 +65,14 @@ def _number(kind: type, least: float, above: bool = False) -> Callable[[str], fl
 
 _COUNT, _NON_NEGATIVE, _SECONDS = _number(int, 1), _number(int, 0), _number(float, 0)
 
+
+def _text(raw: str) -> str:
+    """An argparse type: text with something besides spaces in it (trimmed), else a usage error."""
+    if not raw.strip():
+        raise argparse.ArgumentTypeError("it must not be empty")
+    return raw.strip()
+
+
 # ---- commands -------------------------------------------------------------------------------
 
 
@@ -359,8 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--accept", action="store_true", help="the flag is right")
     g.add_argument("--reject", action="store_true", help="the flag is wrong")
-    g.add_argument("--resolve", metavar="VALUE", help="the true value")
-    p.add_argument("--note", metavar="TEXT")
+    g.add_argument("--resolve", metavar="VALUE", type=_text, help="the true value")
+    p.add_argument("--note", metavar="TEXT", type=_text)
     _warehouse_arg(p)
     p.set_defaults(func=cmd_review)
 

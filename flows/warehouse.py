@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from flows.errors import ConfigError, ReadOnlyViolation, WarehouseError, WarehouseLocked
+from flows.errors import ConfigError, InputError, ReadOnlyViolation, WarehouseError, WarehouseLocked
 from flows.records import (
     Claim,
     ClaimGroup,
@@ -588,10 +588,21 @@ def replace_conflicts(
         _insert(con, "copies", copy_rows, ["doc_a", "doc_b", "shared_ratio", "evidence", "run_id"])
 
 
+REVIEW_DECISIONS = ("accept", "reject", "resolve")
+
+
 def add_review(
     con: duckdb.DuckDBPyConnection, conflict_id: str, decision: str, value: str | None, note: str | None
 ) -> str:
-    """Record a person's decision on a conflict; returns the review id."""
+    """Record a person's decision on a conflict; returns the review id.
+
+    ``resolve`` needs the true value; ``accept`` and ``reject`` take none.
+    """
+    if decision not in REVIEW_DECISIONS:
+        raise InputError(f"a review decides one of {', '.join(REVIEW_DECISIONS)}, not {decision!r}")
+    if (decision == "resolve") != bool(value and value.strip()):
+        need = "the true value" if decision == "resolve" else "no value"
+        raise InputError(f"a '{decision}' review takes {need}, got {value!r}")
     found = con.execute("SELECT count(*) FROM conflicts WHERE conflict_id = ?", [conflict_id]).fetchone()[0]
     if not found:
         raise WarehouseError(f"no conflict with id {conflict_id!r}: list them with `recon conflicts`")

@@ -187,3 +187,19 @@ def test_a_reader_that_stops_early_ends_the_output_quietly(empty_db: Path) -> No
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == cli.EXIT_PIPE_CLOSED == 141
     assert first.split() == [b"n"] and err == ""
+
+
+@pytest.mark.parametrize("argv", [["--resolve", ""], ["--resolve", "   "], ["--accept", "--note", " "]])
+def test_a_review_with_an_empty_value_or_note_is_refused_before_the_warehouse(capsys, empty_db, argv):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["review", "c1", *argv, "--warehouse", str(empty_db)])
+    assert exit_.value.code == cli.EXIT_USAGE
+    assert "must not be empty" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("decision", "value"), [("resolve", None), ("resolve", " "), ("accept", "x"), ("ok", None)])
+def test_add_review_refuses_a_decision_without_its_value_and_writes_nothing(empty_db, decision, value):
+    with wh.connect(empty_db) as con:
+        with pytest.raises(errors.InputError, match="review"):
+            wh.add_review(con, "c1", decision, value, None)
+        assert con.execute("SELECT count(*) FROM reviews").fetchone()[0] == 0
