@@ -475,7 +475,7 @@ def _upsert_entities(con: duckdb.DuckDBPyConnection, entities: Iterable[tuple]) 
         con.execute(
             """INSERT INTO entities SELECT entity_id, name, type, aliases FROM _ents
                ON CONFLICT (entity_id) DO UPDATE SET
-               aliases = list_distinct(list_concat(entities.aliases, excluded.aliases))"""
+               aliases = list_sort(list_distinct(list_concat(entities.aliases, excluded.aliases)))"""
         )
     finally:
         con.unregister("_ents")

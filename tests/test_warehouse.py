@@ -391,3 +391,14 @@ def test_report_frames_keep_the_best_supported_positions_and_count_them_all(db):
     assert set(every.position) == {"many", "one"} and len(both) == len(every)
     assert list(best.position) == ["many"] * (len(claims) - 1)
     assert list(best_one.position) == ["many"]
+
+
+def test_an_entity_seen_in_two_batches_keeps_its_aliases_sorted_whatever_the_order(tmp_path):
+    """Aliases merged across batches come out the same however the batches were cut (list_distinct has no order)."""
+    got = []
+    for k, batches in enumerate([(["Jenna", "Fischer"], ["Fisher", "Jenna"]), (["Fisher", "Jenna"], ["Fischer"])]):
+        with wh.connect(tmp_path / f"w{k}.duckdb") as con:
+            for aliases in batches:
+                wh._upsert_entities(con, [("e1", "Jenna Fischer", "PERSON", aliases)])
+            got.append(con.execute("SELECT aliases FROM entities").fetchone()[0])
+    assert got == [["Fischer", "Fisher", "Jenna"]] * 2
