@@ -245,7 +245,14 @@ def cmd_conflicts(args: argparse.Namespace) -> int:
         + " ORDER BY CASE verdict WHEN 'conflict' THEN 0 WHEN 'compatible' THEN 1 ELSE 2 END, "
         "CASE severity WHEN 'high' THEN 0 WHEN 'medium' THEN 1 WHEN 'low' THEN 2 ELSE 3 END, conflict_id"
     )
-    _print_frame(read_query(Path(args.warehouse), sql, params), args.format)
+    frame = read_query(Path(args.warehouse), sql, params)
+    _print_frame(frame, args.format)
+    if frame.empty and args.kind:
+        kinds = read_query(Path(args.warehouse), "SELECT DISTINCT kind FROM conflicts ORDER BY kind").kind.tolist()
+        if args.kind not in kinds:
+            sys.stdout.flush()  # the empty table first, then the hint, in a terminal and in a log
+            print(f"recon conflicts: no compared group has kind {args.kind!r}; the kinds here: "
+                  + (", ".join(kinds) or "none yet (run `recon run`)"), file=sys.stderr)
     return 0
 
 

@@ -203,3 +203,9 @@ def test_add_review_refuses_a_decision_without_its_value_and_writes_nothing(empt
         with pytest.raises(errors.InputError, match="review"):
             wh.add_review(con, "c1", decision, value, None)
         assert con.execute("SELECT count(*) FROM reviews").fetchone()[0] == 0
+
+
+def test_conflicts_of_a_kind_no_group_has_says_which_kinds_there_are(capsys, empty_db):
+    code, out, err = _run(capsys, "conflicts", "--kind", "nosuch", "--warehouse", str(empty_db))
+    assert code == 0 and out.strip() == "(no rows)"
+    assert "no compared group has kind 'nosuch'" in err and "none yet" in err
