@@ -25,7 +25,8 @@ def _slice_codes(size: np.ndarray, start: np.ndarray, heads: np.ndarray, post: n
     head_pos = start[head_block] + head_rank
     first = np.repeat(head_pos + 1 - (np.cumsum(partners) - partners), partners)
     other = first + np.arange(int(partners.sum()))
-    ma, mb = np.repeat(post[head_pos], partners), post[other]
+    # codes are 64-bit whatever ``post`` holds: min * width + max overflows 32 bits past 46,340 members
+    ma, mb = np.repeat(post[head_pos], partners).astype(np.int64, copy=False), post[other].astype(np.int64, copy=False)
     return np.unique(np.minimum(ma, mb) * width + np.maximum(ma, mb), return_counts=True)
 
 

@@ -42,7 +42,7 @@ def _shingles(toks: list[str], size: int, mod: int) -> tuple[np.ndarray, np.ndar
     """
     n = len(toks) - size + 1
     if n <= 0:
-        return np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.int32)
     # each shingle's bytes are a slice of the words joined once, so hashing runs at C level without a
     # join and an encode per shingle (the same bytes as " ".join(toks[i : i + size]).encode()); words
     # hold no spaces, so the joining spaces mark where each word's bytes start and end
@@ -55,7 +55,7 @@ def _shingles(toks: list[str], size: int, mod: int) -> tuple[np.ndarray, np.ndar
     # first occurrence of each sampled hash, in order of position (as a first-seen loop would keep)
     _, first = np.unique(hashes[pos], return_index=True)
     keep = pos[np.sort(first)]
-    return hashes[keep], keep
+    return hashes[keep], keep.astype(np.int32)  # word positions: 32 bits hold any text
 
 
 _SEEN_LINES = 20_000  # distinct lines whose words a call keeps for reuse before it starts afresh
@@ -115,9 +115,10 @@ def copy_trust(texts: Iterable[tuple[str, str]], texts_of: Callable[[Sequence[st
     shingles = {d: _shingles(_text_words(t, seen), size, mod) for d, t in texts}
     seen.clear()
     doc_ids = sorted(shingles)
-    # postings as one array sorted by hash (stable, so each hash's documents stay in ascending order)
-    all_h = np.concatenate([shingles[d][0].astype(np.int64) for d in doc_ids] + [np.zeros(0, dtype=np.int64)])
-    all_d = np.repeat(np.arange(len(doc_ids)), [len(shingles[d][0]) for d in doc_ids])
+    # postings as one array sorted by hash (stable, so each hash's documents stay in ascending order);
+    # hashes stay 32-bit and document numbers too: 8.5M sampled shingles at 20,000 articles
+    all_h = np.concatenate([shingles[d][0] for d in doc_ids] + [np.zeros(0, dtype=np.uint32)])
+    all_d = np.repeat(np.arange(len(doc_ids), dtype=np.int32), [len(shingles[d][0]) for d in doc_ids])
     order = np.argsort(all_h, kind="stable")
     all_h, all_d = all_h[order], all_d[order]
     del order

@@ -92,3 +92,14 @@ def test_aligned_words_fast_path_maps_one_to_one() -> None:
     raw = [w for w in words("the minister said the plan stands") if w not in lex.paraphrases]
     canon, index = aligned_quote_words(raw, lex)
     assert canon == tuple(lex.spelling.get(w, w) for w in raw) and index == tuple(range(len(raw)))
+
+
+def test_pair_codes_of_32_bit_members_do_not_overflow() -> None:
+    """Members given as int32 (copy detection's document numbers) still make 64-bit codes min * width + max."""
+    from flows.reconcile.pairs import block_pair_counts
+
+    width = 100_000  # 99,999 * 100,000 is past 2**31
+    post = np.asarray([99_998, 99_999], dtype=np.int32)
+    size = np.asarray([2])
+    codes, counts = block_pair_counts(size, np.asarray([0]), size, post, width)
+    assert codes.tolist() == [99_998 * width + 99_999] and counts.tolist() == [1]
