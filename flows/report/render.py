@@ -7,8 +7,8 @@ flagged conflicts first, then compatible, then agreeing groups; per group what e
 (the garbled original beside a repaired sentence), the verdict and why, the review status, a
 timeline for dated claims, and in the HTML filters by verdict, kind and source.
 The HTML comes in pages of ``cards_per_page`` cards (``conflicts.html`` first, then
-``conflicts-p2.html`` ...), each with every page's link and the verdicts it holds: at 20,000 articles
-one page would weigh 168 MB, more than a browser opens comfortably.
+``conflicts-p2.html`` ...), each with a pager (``pager``): at 20,000 articles one page would weigh
+168 MB, more than a browser opens comfortably.
 """
 
 from __future__ import annotations
@@ -321,6 +321,32 @@ def paginate(cards: list[Card], per_page: int) -> list[tuple[Page, list[Card]]]:
     return out
 
 
+_PAGER_ALL = 11  # up to this many pages, the pager links every one
+_PAGER_AROUND = 3  # beyond it: the first, the last, and this many either side of the open page
+
+
+def pager(pages: list[Page], current: int) -> tuple[list[Page | None], list[tuple[str, Page]]]:
+    """The page links one page shows (None marks skipped pages) and the first page of each verdict.
+
+    95 pages linked one by one filled four lines of the sticky header; a window around the open page
+    plus a jump to where each verdict starts reaches every page in at most a few clicks.
+    """
+    starts: dict[str, Page] = {}
+    for p in pages:
+        for v in p.verdicts:
+            starts.setdefault(v, p)
+    if len(pages) <= _PAGER_ALL:
+        return list(pages), list(starts.items())
+    shown = {1, len(pages)} | set(range(current - _PAGER_AROUND, current + _PAGER_AROUND + 1))
+    links: list[Page | None] = []
+    for p in pages:
+        if p.number in shown:
+            links.append(p)
+        elif links and links[-1] is not None:
+            links.append(None)
+    return links, list(starts.items())
+
+
 def render_report(conflicts: pd.DataFrame, evidence: pd.DataFrame, out_dir: Path, *, run_id: str | None = None,
                   settings: ReportSettings | None = None) -> tuple[Path, Path]:
     """Write conflicts.md and self-contained HTML pages for review; return conflicts.md and the first page.
@@ -356,8 +382,9 @@ def render_report(conflicts: pd.DataFrame, evidence: pd.DataFrame, out_dir: Path
         for page, chunk in pages:
             sources = sorted({(s.doc_id, s.outlet) for c in chunk for s in c.sources})
             path = out_dir / page.href
+            links, starts = pager(index, page.number)
             chunks = html_template.generate(**{**context, "cards": chunk, "sources": sources, "page": page,
-                                               "pages": index})
+                                               "pages": index, "links": links, "starts": starts})
             written.append((_write_stream(path, chunks), path))
         for tmp, path in written:
             os.replace(tmp, path)

@@ -192,3 +192,22 @@ def test_a_card_says_which_positions_and_what_explanation_it_left_out(frames, tm
     shown = len(set(evidence[evidence.conflict_id == first].position))
     assert f"and {shown} of 40 positions" in card and f"of {shown} of 40 positions" in md
     assert page.count("(shortened; all of it") == 1 and md.count("(shortened; all of it") == 1
+
+
+def _pages(verdicts: list[str]) -> list:
+    from flows.report.render import Page, page_name
+
+    return [Page(n, page_name(n), n, n, (v,)) for n, v in enumerate(verdicts, start=1)]
+
+
+def test_the_pager_of_many_pages_is_a_window_with_each_verdicts_first_page() -> None:
+    from flows.report.render import pager
+
+    pages = _pages(["conflict"] * 31 + ["compatible"] * 8 + ["agree"] * 56)  # 95 pages, as at 20,000 articles
+    links, starts = pager(pages, 40)
+    assert [p.number if p else None for p in links] == [1, None, 37, 38, 39, 40, 41, 42, 43, None, 95]
+    assert [(v, p.number) for v, p in starts] == [("conflict", 1), ("compatible", 32), ("agree", 40)]
+    assert [p.number if p else None for p in pager(pages, 1)[0]] == [1, 2, 3, 4, None, 95]
+    assert [p.number if p else None for p in pager(pages, 94)[0]] == [1, None, 91, 92, 93, 94, 95]
+    few = _pages(["conflict"] * 11)
+    assert [p.number for p in pager(few, 6)[0]] == list(range(1, 12))  # few pages: every one linked
