@@ -77,9 +77,9 @@ def _text_words(text: str, seen: dict[str, list[str]]) -> list[str]:
     return toks
 
 
-def _example(toks: list[str], hashes: np.ndarray, positions: np.ndarray, shared: np.ndarray, size: int) -> str:
-    """The longest passage of a text (as its words) covered by shared shingles, as words."""
-    starts = np.sort(positions[np.isin(hashes, shared)]).tolist()
+def _example(toks: list[str], shared_positions: np.ndarray, size: int) -> str:
+    """The longest passage of a text (as its words) covered by its shared shingles (their word positions)."""
+    starts = np.sort(shared_positions).tolist()
     best_lo = best_hi = lo = hi = starts[0]
     for p in starts[1:]:
         # sampled shingles closer than a shingle apart belong to one passage
@@ -183,6 +183,8 @@ def _examples(found: Sequence[tuple[str, str, int, int, float]], shingles: Mappi
             toks = _text_words(text, seen)
             for k in by_copy[copy]:
                 source = found[k][1]
-                shared = np.intersect1d(shingles[copy][0], shingles[source][0])
-                out[k] = _example(toks, *shingles[copy], shared, size)
+                # a text's sampled hashes are distinct (first occurrences): the indices come with the match
+                hashes, positions = shingles[copy]
+                _, at, _ = np.intersect1d(hashes, shingles[source][0], assume_unique=True, return_indices=True)
+                out[k] = _example(toks, positions[at], size)
     return out
