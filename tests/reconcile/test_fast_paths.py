@@ -103,3 +103,34 @@ def test_pair_codes_of_32_bit_members_do_not_overflow() -> None:
     size = np.asarray([2])
     codes, counts = block_pair_counts(size, np.asarray([0]), size, post, width)
     assert codes.tolist() == [99_998 * width + 99_999] and counts.tolist() == [1]
+
+
+def _plain_score(a, b, s: ReconcileSettings) -> float:
+    small = min(len(a.content), len(b.content))
+    shared = len(a.content & b.content)
+    same = bool(a.speaker) and a.speaker == b.speaker
+    need = min(s.quote_min_shared_words, small) if same else s.cross_speaker_min_shared_words
+    ratio = s.quote_match_threshold if same else s.cross_speaker_threshold
+    score = shared / small if small else 0.0
+    return score if small >= s.quote_min_content_words and shared >= need and score >= ratio else 0.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["", "ann", "bo"]), st.frozensets(st.sampled_from("abcdefgh"), max_size=7)),
+                min_size=2, max_size=9),
+       st.lists(st.tuples(st.integers(0, 8), st.integers(0, 8)), max_size=30), st.integers(1, 6))
+def test_pair_scores_scored_a_chunk_at_a_time_match_the_plain_definition(quotes, pairs, chunk) -> None:
+    """Scoring pairs a chunk at a time (bounded memory) gives each pair the score the plain definition gives."""
+    import flows.reconcile.group as group
+
+    qs = [group._Quote(None, speaker, (), content, frozenset()) for speaker, content in quotes]
+    pairs = [(i % len(qs), j % len(qs)) for i, j in pairs]
+    first = np.asarray([i for i, _ in pairs], dtype=np.int32)
+    second = np.asarray([j for _, j in pairs], dtype=np.int32)
+    before = group._SCORE_CHUNK
+    group._SCORE_CHUNK = chunk
+    try:
+        got = group._pair_scores(qs, first, second, SETTINGS)
+    finally:
+        group._SCORE_CHUNK = before
+    assert got.tolist() == [_plain_score(qs[i], qs[j], SETTINGS) for i, j in pairs]
