@@ -94,6 +94,9 @@ def _run(args: argparse.Namespace) -> int:
         from flows.errors import InputError
 
         raise InputError(f"raw folder {args.raw} does not exist or is not a folder: create it or pass --raw DIR")
+    from flows.report.render import check_report_dir
+
+    check_report_dir(Path(args.report_dir))  # before the run, not after every document is processed
     # take the writer lock before Prefect starts: a busy warehouse then fails fast with one line,
     # and the flow's own lock on the same file is a nested no-op that records its run id
     with wh.WriterLock(Path(args.warehouse), "(starting)", settings.run.lock_timeout_s):
@@ -172,9 +175,10 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from flows import warehouse as wh
-    from flows.report.render import render_report
+    from flows.report.render import check_report_dir, render_report
 
     settings = _settings(args)
+    check_report_dir(Path(args.report_dir))
     with wh.connect(Path(args.warehouse), read_only=True) as con:
         report = settings.report
         conflicts, evidence = wh.report_frames(con, report.sources_per_position, report.positions_per_card)
@@ -277,8 +281,10 @@ def cmd_review(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from flows.ops.serve import serve
+    from flows.report.render import check_report_dir
 
     settings = _settings(args)
+    check_report_dir(Path(args.report_dir))  # every scheduled run would fail on it
     cron = args.cron if args.cron or args.interval is not None else settings.ops.default_cron
     serve(Path(args.raw), Path(args.warehouse), Path(args.report_dir), settings, cron=cron, interval_s=args.interval, say=_say)
     return 0

@@ -209,3 +209,20 @@ def test_conflicts_of_a_kind_no_group_has_says_which_kinds_there_are(capsys, emp
     code, out, err = _run(capsys, "conflicts", "--kind", "nosuch", "--warehouse", str(empty_db))
     assert code == 0 and out.strip() == "(no rows)"
     assert "no compared group has kind 'nosuch'" in err and "none yet" in err
+
+
+@pytest.mark.parametrize("command", ["run", "report"])
+def test_a_report_folder_that_is_a_file_is_refused_before_any_work(capsys, empty_db, tmp_path, command):
+    """`--report-dir` naming a file (or a path under one) stops the command at once with one line, exit 3."""
+    taken = tmp_path / "taken"
+    taken.write_text("not a folder", encoding="utf-8")
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "a.txt").write_text("A short article about a bridge that opened on Tuesday.", encoding="utf-8")
+    extra = ["--raw", str(raw)] if command == "run" else []
+    for report_dir in (taken, taken / "reports"):
+        code, _out, err = _run(capsys, command, *extra, "--warehouse", str(empty_db), "--report-dir", str(report_dir))
+        assert code == errors.InputError.exit_code == 3
+        assert f"{taken} is a file" in _one_line_error(err, command)
+    with wh.connect(empty_db, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM documents").fetchone()[0] == 0  # the run did nothing

@@ -347,6 +347,16 @@ def pager(pages: list[Page], current: int) -> tuple[list[Page | None], list[tupl
     return links, list(starts.items())
 
 
+def check_report_dir(out_dir: Path) -> None:
+    """Refuse a report folder that is a file, or lies under one, before any work is done for it."""
+    path = Path(out_dir)
+    for part in (path, *path.parents):
+        if part.exists():
+            if not part.is_dir():
+                raise InputError(f"report folder {out_dir} cannot be made: {part} is a file; pass --report-dir DIR")
+            return
+
+
 def render_report(conflicts: pd.DataFrame, evidence: pd.DataFrame, out_dir: Path, *, run_id: str | None = None,
                   settings: ReportSettings | None = None) -> tuple[Path, Path]:
     """Write conflicts.md and self-contained HTML pages for review; return conflicts.md and the first page.
@@ -354,6 +364,7 @@ def render_report(conflicts: pd.DataFrame, evidence: pd.DataFrame, out_dir: Path
     Pages of an earlier, longer report that this one no longer has are removed.
     """
     settings = settings or ReportSettings()
+    check_report_dir(out_dir)
     cards = build_cards(conflicts, evidence, settings.explanation_chars)
     counts = Counter(c.verdict for c in cards)
     severities = Counter(c.severity for c in cards if c.verdict == "conflict")
