@@ -97,7 +97,7 @@ class WriterLock:
         fh.flush()
 
     def __enter__(self) -> WriterLock:
-        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        make_parent(self.path)
         key = self.lock_path.resolve()
         outer = WriterLock._held.get(key)
         if outer is not None:
@@ -134,6 +134,17 @@ class WriterLock:
             fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
             self._fh.close()
             self._fh = None
+
+
+def make_parent(path: Path) -> None:
+    """Create the warehouse's folder; a file in the way (or no permission) is a one-line WarehouseError."""
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # FileExistsError / NotADirectoryError: a file where a folder must be
+        raise WarehouseError(
+            f"warehouse {path} cannot be made: its folder {Path(path).parent} cannot be created ({exc.strerror}); "
+            "pass --warehouse FILE"
+        ) from exc
 
 
 def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
@@ -227,7 +238,7 @@ def connect(path: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyC
     if read_only and not path.exists():
         raise WarehouseError(f"warehouse {path} does not exist: run `recon run` first (or pass --warehouse FILE)")
     if not read_only:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_parent(path)
     con = _open(path, read_only)
     try:
         if not read_only:

@@ -226,3 +226,14 @@ def test_a_report_folder_that_is_a_file_is_refused_before_any_work(capsys, empty
         assert f"{taken} is a file" in _one_line_error(err, command)
     with wh.connect(empty_db, read_only=True) as con:
         assert con.execute("SELECT count(*) FROM documents").fetchone()[0] == 0  # the run did nothing
+
+
+def test_a_warehouse_under_a_file_is_one_line_exit_4(capsys, tmp_path):
+    taken = tmp_path / "taken"
+    taken.write_text("not a folder", encoding="utf-8")
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    code, _out, err = _run(capsys, "run", "--raw", str(raw), "--warehouse", str(taken / "w.duckdb"),
+                           "--report-dir", str(tmp_path / "r"))
+    assert code == errors.WarehouseError.exit_code == 4
+    assert "cannot be made" in _one_line_error(err, "run") and taken.read_text(encoding="utf-8") == "not a folder"
