@@ -173,6 +173,7 @@ class ExtractSettings(_Ranged):
     typo_min_chars: int = 5  # a one-letter variant of a surname this long merges with it if unambiguous
     quote_confidence: float = 0.9  # a direct quote whose speaker is named next to it
     quote_continuation_confidence: float = 0.7  # a direct quote that inherits its neighbour's speaker
+    quote_carry_paragraphs: int = 3  # mark-less paragraphs an unclosed quote may run through to the mark that closes it
     indirect_confidence: float = 0.7  # reported speech "X said that ..."
     remark_confidence: float = 0.7  # "X's comments ... made headlines" (a remark without its words)
     clause_gap_chars: int = 60  # an object or place must start this close after its predicate

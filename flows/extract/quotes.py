@@ -142,16 +142,41 @@ def _marks(text: str, a: int, b: int) -> list[tuple[int, int, str]]:
     return out
 
 
-def find_quotes(text: str, ctx: DocContext) -> list[Quote]:
+def _closing(text: str, s: int, e: int, kind: str, a: int) -> bool:
+    """A mark that can only close a quotation: a right quote, or a straight one after a word or its
+    punctuation and before a space, punctuation or the end (``life," said``), not at a paragraph's start."""
+    if kind == "c":
+        return True
+    return kind == "t" and s > a and not text[s - 1].isspace() and text[s - 1] not in "([\u2014\u2013-" and (
+        e == len(text) or text[e].isspace() or text[e] in ",.;:!?)\u2014\u2013"
+    )
+
+
+def find_quotes(text: str, ctx: DocContext, carry: int) -> list[Quote]:
     """Quoted passages of the text, paragraph by paragraph; an open quote continues into a paragraph
-    that starts with an opening mark (the multi-paragraph convention), else closes at paragraph end."""
+    that starts with an opening mark (the multi-paragraph convention) or whose first mark closes it
+    (a quotation of several sentences in a text with a line per sentence, up to ``carry`` paragraphs
+    without marks between), else closes at paragraph end."""
     quotes: list[Quote] = []
     pending: Quote | None = None
+    carried: list[tuple[int, int]] = []  # paragraphs without marks after an unclosed quote, which may run through them
     for p, (a, b) in enumerate(ctx.layout.paragraphs):
         marks = _marks(text, a, b)
-        if pending is not None and not (marks and marks[0][0] == a and marks[0][2] != "c"):
+        if pending is not None and marks and _closing(text, *marks[0], a):
+            s, e, _kind = marks[0]
+            pending.parts.extend(carried)
+            pending.parts.append((a, s))
+            pending.close = e
+            quotes.append(pending)
+            pending, carried = None, []
+            marks = marks[1:]
+        elif pending is not None and not marks and len(carried) < carry:
+            carried.append((a, b))
+            continue
+        if pending is not None and (carried or not (marks and marks[0][0] == a and marks[0][2] != "c")):
             quotes.append(pending)
             pending = None
+        carried = []
         cur: Quote | None = pending
         if cur is not None:
             marks = marks[1:]
@@ -161,8 +186,8 @@ def find_quotes(text: str, ctx: DocContext) -> list[Quote]:
         pending = None
         for s, e, kind in marks:
             if cur is None:
-                if kind == "c":
-                    continue
+                if _closing(text, s, e, kind, a):
+                    continue  # closes a quotation that opened too far back to tell where: none is guessed
                 cur = Quote(s, e, [], p)
                 cur_start = e
             elif kind == "o" and text[cur_start:s].strip():
@@ -457,7 +482,7 @@ def extract_quotes(ctx: DocContext, settings: ExtractSettings) -> list[Claim]:
     """Quote claims of one document (direct, nested, indirect, remarked), with venue, outlet and time."""
     lex = lexicon()
     text = ctx.text
-    quotes = [q for q in find_quotes(text, ctx) if not _is_title(ctx, text, q)]
+    quotes = [q for q in find_quotes(text, ctx, settings.quote_carry_paragraphs) if not _is_title(ctx, text, q)]
     ctx.quote_spans = [(q.parts[0][0], q.parts[-1][1]) for q in quotes]
     masked = _mask(text, quotes)
     _attribute(text, masked, ctx, quotes, lex)
