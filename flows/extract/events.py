@@ -23,7 +23,7 @@ from flows.records import Claim
 from flows.rules import load_table
 from flows.settings import ExtractSettings
 
-_BOUNDARY = re.compile(r"[;:]|,\s+(?:while|and|but|whereas|although|though|after|before|when)\b|\s(?:while|whereas|but|when|because|although)\s|\s[\u2014\u2013-]\s")
+_BOUNDARY = re.compile(r"[;:]|,\s+(?:while|and|but|whereas|although|though|after|before|when)\b|\s(?:while|whereas|but|when|because|although)\s|\s(?:[\u2014\u2013-]|--)\s")
 _PRONOUN = re.compile(r"\b(he|she|it|they)\b", re.IGNORECASE)
 _PLURAL = re.compile(r"\b(?:they both|both (?:of them|actors|stars|men|women)|both|the pair|the two|the couple|the actors|the duo|they)\s*$", re.IGNORECASE)
 _WORK_NP = re.compile(r"\b(?:the|its|this) (?:\w+ )?(?:show|series|sitcom|version|film|movie|book|play|album)\s*$", re.IGNORECASE)
@@ -48,9 +48,15 @@ _LEAD_CLAUSE = re.compile(r"(?:After|Before|Since|When|While|Although|Though|Bec
 _OTHER_TIME = re.compile(r"\b(?:since|after|before|until|following|when|while|because)\b", re.IGNORECASE)
 
 
-def _time_ok(text: str, vb: int):
-    """A filter for the clause's times: one after the verb with "since", "after", ... between dates another event."""
-    return lambda t: t.start < vb or not _OTHER_TIME.search(text, vb, t.start)
+# a relative clause set off by commas ("X, who swam to fame in the 1940s, dies at 91"): its times date its own verb
+_RELATIVE_CLAUSE = re.compile(r",\s*(?:who|which|whose|whom)\b[^,;.!?\"\u201c\u201d]{1,200},")
+
+
+def _time_ok(text: str, va: int, vb: int, s_start: int, s_end: int):
+    """A filter for the times of a predicate's sentence: one after the verb with "since", "after", ... between
+    dates another event, and so does one inside a relative clause that does not hold the verb."""
+    inner = [m.span() for m in _RELATIVE_CLAUSE.finditer(text, s_start, s_end) if not m.start() <= va < m.end()]
+    return lambda t: (t.start < vb or not _OTHER_TIME.search(text, vb, t.start)) and not any(a <= t.start < b for a, b in inner)
 
 
 _SUBORDINATORS = frozenset(["after", "before", "until", "when", "while", "that", "because", "since", "if", "as", "who", "which", "whereas", "although", "though", "unless"])
@@ -434,9 +440,10 @@ def extract_events(ctx: DocContext, settings: ExtractSettings) -> list[Claim]:
                 continue
             # else a time that opens the sentence ("In 2010, ...: X wed Y"), never one from a later clause or an
             # opening subordinate clause; a time after "since"/"after" ... dates something else
-            time = ctx.time_near(ca, ce, va, _time_ok(text, vb))
+            keep = _time_ok(text, va, vb, s.start, s.end)
+            time = ctx.time_near(ca, ce, va, keep)
             if time is None and not _LEAD_CLAUSE.match(text, s.start, va):
-                time = ctx.time_near(s.start, ca, va)
+                time = ctx.time_near(s.start, ca, va, keep)
             modality, polarity = _modality(lex, text, s.start, s.end, ca, va, vb, settings.negation_window_words)
             if (
                 pred.reciprocal and obj is None and len(subjects) == 2 and how == "mention"
