@@ -52,6 +52,9 @@ class _Outcome:
     explanation: str
     likely: str | None
     confidence: float | None
+    # the values the verdict is about, when only some of the group's are (a quote's differing renderings,
+    # not every part of the statement): the summary names these
+    focus: tuple[object, ...] = ()
 
 
 def _weight(claim: Claim, trust: Mapping[str, float], settings: ReconcileSettings) -> float:
@@ -87,12 +90,17 @@ def _short(text: str, limit: int = 70) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def _summary(label: str, aspect: str, verdict: str, by_value: dict[object, list[_Position]]) -> str:
+def _summary(label: str, aspect: str, verdict: str, by_value: dict[object, list[_Position]],
+             focus: Sequence[object] = ()) -> str:
+    """One line: the label, the verdict and the values with their documents (``focus``: only those values)."""
+    shown = {k: ps for k, ps in by_value.items() if k in set(focus)} if focus else by_value
     parts = []
-    for ps in sorted(by_value.values(), key=lambda ps: (-len(ps), _display(ps))):
+    for ps in sorted(shown.values(), key=lambda ps: (-len(ps), _display(ps))):
         parts.append(f"'{_short(_display(ps), 50)}' ({_docs(ps)})")
     joiner = " vs " if verdict == "conflict" else (" ~ " if verdict == "compatible" else "; ")
     body = f"all say {parts[0]}" if verdict == "agree" and len(by_value) == 1 else joiner.join(parts)
+    if len(shown) < len(by_value):
+        body += f" (+{len(by_value) - len(shown)} more, not in dispute)"
     return _short(f"{label} | {aspect} {verdict}: {body}", 300)
 
 
@@ -482,6 +490,7 @@ def _compare_quotes(positions: list[_Position], lex: Lexicon, settings: Reconcil
     support = 0.0
     unmatched = []
     compared: set[frozenset[object]] = set()
+    differing: list[object] = []  # the renderings that differ from their partner's
     docs_of = {k: {p.claim.doc_id for p in ps} for k, ps in groups.items()}
     ordered = sorted(groups, key=lambda k: (-len(k), -sum(p.weight for p in groups[k]), str(k)))  # type: ignore[arg-type]
     pool = ordered[: settings.max_compared_values]
@@ -507,6 +516,7 @@ def _compare_quotes(positions: list[_Position], lex: Lexicon, settings: Reconcil
         ratio = n_diff / max(overlap + n_diff, 1)
         sev = "medium" if ratio > settings.quote_medium_diff_ratio and not only_variants else "low"
         worst = _worse(worst, ("conflict", sev))
+        differing.extend(x for x in (partner, k) if x not in differing)
         notes.append((2, f"{where} word it differently: " + ", ".join(diffs[:6]) + (" …" if len(diffs) > 6 else "")))
     ref_support = sum(p.weight for p in groups[ref_key])
     if len(groups) == 1:
@@ -518,7 +528,7 @@ def _compare_quotes(positions: list[_Position], lex: Lexicon, settings: Reconcil
     body = [n[1] for n in notes if not (n[1] in seen or seen.add(n[1]))]  # type: ignore[func-returns-value]
     expl = f"fullest wording in {_docs(groups[ref_key])}; " + "; ".join(body)
     return _Outcome(worst[0], worst[1], _short(expl, 1200), groups[ref_key][0].shown,
-                    _round(max(support, ref_support) / total))
+                    _round(max(support, ref_support) / total), tuple(differing) if worst[0] == "conflict" else ())
 
 
 # ---- dispatch ---------------------------------------------------------------------------
@@ -570,7 +580,7 @@ def _verdict(g: ClaimGroup, aspect: str, kind: str, positions: list[_Position], 
         kind=kind,
         verdict=out.verdict,
         severity=out.severity,
-        summary=_summary(g.label, aspect, out.verdict, by_value),
+        summary=_summary(g.label, aspect, out.verdict, by_value, out.focus),
         explanation=out.explanation,
         claim_ids=tuple(sorted(p.claim.claim_id for p in positions)),
         likely_value=out.likely,

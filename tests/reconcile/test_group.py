@@ -229,3 +229,16 @@ def test_moves_to_different_places_are_different_moves_but_births_in_two_places_
     verdicts = compare_groups(group_claims(claims, SETTINGS), {}, SETTINGS)
     places = {v.summary.split(" | ")[0]: v.verdict for v in verdicts if v.kind == "place"}
     assert places == {"Bo Lind — moved_to — Florida": "agree", "Bo Lind — born": "conflict"}, places
+
+
+def test_quote_summary_names_only_the_renderings_in_dispute() -> None:
+    a = _q("a", "d1", "Ann Vale", "the new bridge will carry twelve thousand cars every single day", start=100)
+    c = _q("c", "d1", "Ann Vale", "we expect the first lanes to open before the winter storms arrive", start=170)
+    b = _q("b", "d2", "Ann Vale", "the new bridge will carry ten thousand cars every single day")
+    groups = group_claims([a, b, c], SETTINGS)
+    quote = [v for v in compare_groups(groups, {}, SETTINGS) if v.kind == "quote"]
+    assert len(quote) == 1 and set(quote[0].claim_ids) == {"a", "b", "c"}, quote
+    assert quote[0].verdict == "conflict"
+    summary = quote[0].summary
+    assert "twelve" in summary and "ten thousand" in summary, summary
+    assert "winter storms" not in summary and "(+1 more, not in dispute)" in summary, summary
