@@ -353,7 +353,9 @@ def _vote(cand: Candidate, text: str, c: Cues) -> None:
     if nxt and nxt.group(1) in c.outlet_after:
         v["OUTLET"] += 2
     if nxt and nxt.group(1) in c.speech and len(words) > 1:
-        v["PERSON"] += 1  # (a one-word name that speaks is as often an organisation: "Microsoft said")
+        # (a one-word name that speaks is as often an organisation: "Microsoft said"; and a name under an
+        # article is one: "The Pentagon said", "The Red Sox said")
+        v["ORG" if words[0] in ("The", "A", "An") else "PERSON"] += 1
     comma_after = after[:1] == ","  # the age and "City, State" cues start with one
     if comma_after and _AGE_AFTER.match(after):
         v["PERSON"] += 2  # "Name, 33," gives an age
@@ -542,6 +544,9 @@ def resolve(candidates: Iterable[Candidate], roles: Iterable[tuple[str, str]], s
             forms.update(m.forms)
         type_ = _best_type(votes)
         canonical = max(root.forms, key=lambda f: (len(f.split()), root.forms[f], f))
+        if type_ == "PERSON":
+            # "The Obama administration" names Obama: a person's name takes no article
+            canonical = _ARTICLE.sub("", canonical) or canonical
         eid = entity_id(type_, canonical)
         aliases = tuple(sorted(f for f in forms if f != canonical))
         entities.append(Entity(eid, canonical, type_, aliases))

@@ -36,3 +36,19 @@ def test_name_trimming(text: str, found: list[str], absent: list[str]) -> None:
         assert name in names, names
     for name in absent:
         assert name not in names, names
+
+
+def test_a_person_is_named_without_article_and_a_name_under_one_that_speaks_is_an_organisation() -> None:
+    from flows.extract.run import extract_documents
+    from tests.extract.helpers import plain_document
+
+    text = (
+        "The Rev. Ada Morrow, who runs a youth ministry, spoke on Sunday.\n"
+        "Morrow, 52, said the shelter would open in May.\n"
+        "The Northfield Rovers said they would appeal the fine.\n"
+    )
+    entities = extract_documents([plain_document("d", text)], ExtractSettings())[0].entities
+    by_name = {e.name: e for e in entities}
+    assert "Rev. Ada Morrow" in by_name and by_name["Rev. Ada Morrow"].type == "PERSON", entities
+    assert "The Rev. Ada Morrow" in by_name["Rev. Ada Morrow"].aliases
+    assert by_name["The Northfield Rovers"].type == "ORG", entities
