@@ -93,7 +93,8 @@ def _short(text: str, limit: int = 70) -> str:
 def _summary(label: str, aspect: str, verdict: str, by_value: dict[object, list[_Position]],
              focus: Sequence[object] = ()) -> str:
     """One line: the label, the verdict and the values with their documents (``focus``: only those values)."""
-    shown = {k: ps for k, ps in by_value.items() if k in set(focus)} if focus else by_value
+    wanted = set(focus)
+    shown = {k: ps for k, ps in by_value.items() if k in wanted} if wanted else by_value
     parts = []
     for ps in sorted(shown.values(), key=lambda ps: (-len(ps), _display(ps))):
         parts.append(f"'{_short(_display(ps), 50)}' ({_docs(ps)})")
