@@ -55,7 +55,7 @@ from flows.errors import OrchestrationError, ReconError, StrictModeFailure  # no
 from flows.ops import batch as batch_work  # noqa: E402
 from flows.ops.refs import ReferenceIndex, select_references  # noqa: E402
 from flows.ops.spool import Spool  # noqa: E402
-from flows.reconcile.compare import compare_groups  # noqa: E402
+from flows.reconcile.compare import compare_groups, group_fingerprints  # noqa: E402
 from flows.reconcile.group import group_claims  # noqa: E402
 from flows.reconcile.trust import copy_trust  # noqa: E402
 from flows.records import CleanDocument, Quarantined  # noqa: E402
@@ -219,11 +219,18 @@ def trust_task(con, settings: Settings):
 
 
 @task(name="reconcile", cache_policy=NO_CACHE)
-def reconcile_task(claims, trust, settings: Settings):
-    """Group every claim in the warehouse and compare each group."""
-    claims, trust = _plain(claims), _plain(trust)
+def reconcile_task(claims, trust, known, settings: Settings):
+    """Group every claim in the warehouse; compare the groups whose inputs changed since the last reconcile.
+
+    ``known``: the fingerprints the last reconcile recorded; a group with the same one keeps its verdicts.
+    Returns the groups, the new verdicts, every group's fingerprint and the keys of the groups kept.
+    """
+    claims, trust, known = _plain(claims), _plain(trust), _plain(known)
     groups = group_claims(claims, settings.reconcile)
-    return groups, compare_groups(groups, trust, settings.reconcile)
+    fingerprints = group_fingerprints(groups, trust, settings.reconcile)
+    kept = {key for key, fp in fingerprints.items() if known.get(key) == fp}
+    todo = [g for g in groups if g.group_key not in kept]
+    return groups, compare_groups(todo, trust, settings.reconcile), fingerprints, kept
 
 
 @task(name="report", cache_policy=NO_CACHE)
@@ -385,8 +392,8 @@ def _run_stages(
     _add(summary, "load", time.perf_counter() - t_q)
 
     changed = bool(summary.processed or removed or refused)
-    # no verdicts with claims present: a run died between loading and reconciling; redo both
-    reconciled = changed or not con.execute("SELECT count(*) FROM conflicts").fetchone()[0]
+    # a run that died between loading and reconciling left the reconcile due
+    reconciled = changed or wh.reconcile_pending(con)
     if reconciled:
         t_r = time.perf_counter()
         wh.release_memory(con, settings.run.release_keep_mb)
@@ -396,14 +403,15 @@ def _run_stages(
         # 20,000 articles) until asked to give it back; the claims come next
         wh.release_memory(con, settings.run.release_keep_mb)
         claims = wh.all_claims(con)
-        groups, verdicts = reconcile_task(wrap(claims), wrap(trust), settings)
-        wh.replace_conflicts(con, run_id, groups, verdicts, trust, copies)
-        n_claims, n_groups = len(claims), len(groups)
+        known = wh.compared_fingerprints(con)
+        groups, verdicts, fingerprints, kept = reconcile_task(wrap(claims), wrap(trust), wrap(known), settings)
+        wh.replace_conflicts(con, run_id, groups, verdicts, trust, copies, fingerprints, kept)
+        n_claims, n_groups, n_kept = len(claims), len(groups), len(kept)
         for held in (claims, groups, verdicts):
             held.clear()  # the report reads the warehouse, not these
         wh.prune_entities(con)
         _add(summary, "reconcile", time.perf_counter() - t_r)
-        say(f"reconcile: {n_claims} claims in {n_groups} groups")
+        say(f"reconcile: {n_claims} claims in {n_groups} groups ({n_groups - n_kept} compared, {n_kept} unchanged)")
     summary.claims = con.execute("SELECT count(*) FROM claims").fetchone()[0]
     summary.groups = con.execute("SELECT count(*) FROM conflicts").fetchone()[0]
     summary.conflicts = con.execute("SELECT count(*) FROM conflicts WHERE verdict = 'conflict'").fetchone()[0]
@@ -482,7 +490,7 @@ def unchanged_run(raw_dir: Path, warehouse: Path, report_dir: Path, settings: Se
             return None
         if any(p not in current for p in [*known, *known_q]):
             return None
-        if not con.execute("SELECT count(*) FROM conflicts").fetchone()[0]:
+        if wh.reconcile_pending(con):
             return None
         held = con.execute("SELECT source_path, reason, detail, content_sha256, size_bytes FROM quarantine").fetchall()
         if any(reason == batch_work.FAILED for _p, reason, *_ in held):

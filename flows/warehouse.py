@@ -420,17 +420,42 @@ def _supersede(con: duckdb.DuckDBPyConnection, doc_ids: Sequence[str], run_id: s
         con.unregister("_ids")
 
 
-def _invalidate_conflicts(con: duckdb.DuckDBPyConnection) -> None:
-    """Drop the compared groups, in the same transaction as the claim change that makes them stale.
+def _invalidate_conflicts(con: duckdb.DuckDBPyConnection, run_id: str, doc_ids: Sequence[str]) -> None:
+    """Mark the conflicts stale, in the same transaction as the claim change that makes them so.
 
-    Conflicts are derived from every claim at once; once a batch changes claims they no longer hold
-    (their conflict_claims would point at claims that are gone). Emptying them here means a run
-    killed between loading and reconciling leaves no stale verdicts, and the next run, finding no
-    conflicts, reconciles again. Reviews are kept: they are keyed by conflict_id and re-attach.
+    The verdicts that read a claim of ``doc_ids`` (documents replaced or removed) go, with their groups'
+    fingerprints, so no conflict_claims row points at a claim that is gone; every other verdict stays
+    for the next reconcile to keep if its group is unchanged. ``pending_reconcile`` says a reconcile is
+    due, so a run killed between loading and reconciling is finished by the next one. Reviews are kept:
+    they are keyed by conflict_id and re-attach.
     """
-    con.execute("DELETE FROM conflict_claims")
-    con.execute("DELETE FROM conflicts")
     con.execute("DELETE FROM copies")
+    con.execute("DELETE FROM pending_reconcile")
+    con.execute("INSERT INTO pending_reconcile VALUES (?)", [run_id])
+    if not doc_ids:
+        return
+    keys = [
+        k for (k,) in con.execute(
+            """SELECT DISTINCT group_key FROM conflicts WHERE conflict_id IN
+               (SELECT conflict_id FROM conflict_claims WHERE doc_id IN (SELECT unnest(?::VARCHAR[])))""",
+            [list(doc_ids)],
+        ).fetchall()
+    ]  # fmt: skip
+    if keys:
+        con.execute("DELETE FROM compared_groups WHERE group_key IN (SELECT unnest(?::VARCHAR[]))", [keys])
+        con.execute(
+            """DELETE FROM conflict_claims WHERE conflict_id IN
+               (SELECT conflict_id FROM conflicts WHERE group_key IN (SELECT unnest(?::VARCHAR[])))""",
+            [keys],
+        )
+        con.execute("DELETE FROM conflicts WHERE group_key IN (SELECT unnest(?::VARCHAR[]))", [keys])
+
+
+def reconcile_pending(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether claims changed since the latest reconcile (or none ever ran over the claims there are)."""
+    if con.execute("SELECT count(*) FROM pending_reconcile").fetchone()[0]:
+        return True
+    return not con.execute("SELECT count(*) FROM conflicts").fetchone()[0]
 
 
 # parents first; every table a batch fills
@@ -462,9 +487,9 @@ def load_rows(con: duckdb.DuckDBPyConnection, run_id: str, rows: BatchRows) -> i
                 "SELECT doc_id FROM documents WHERE doc_id IN (SELECT unnest(?::VARCHAR[]))", [rows.doc_ids]
             ).fetchall()
         }
-        _supersede(con, sorted(present), run_id, "changed")
         if rows.doc_ids:
-            _invalidate_conflicts(con)
+            _invalidate_conflicts(con, run_id, sorted(present))
+        _supersede(con, sorted(present), run_id, "changed")
         for table in _LOAD_ORDER:
             columns = rows.tables.get(table)
             if not columns or not rows.count(table):
@@ -501,9 +526,9 @@ def remove_documents(
     be taken: emptied, binary, too large; its quarantine row says why).
     """
     with transaction(con):
-        _supersede(con, doc_ids, run_id, reason)
         if doc_ids:
-            _invalidate_conflicts(con)
+            _invalidate_conflicts(con, run_id, doc_ids)
+        _supersede(con, doc_ids, run_id, reason)
 
 
 def prune_entities(con: duckdb.DuckDBPyConnection) -> None:
@@ -536,6 +561,11 @@ def record_quarantine(
     del seen_paths
 
 
+def compared_fingerprints(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """group_key -> inputs fingerprint of every group the latest reconcile compared."""
+    return dict(con.execute("SELECT group_key, inputs_fp FROM compared_groups").fetchall())
+
+
 def replace_conflicts(
     con: duckdb.DuckDBPyConnection,
     run_id: str,
@@ -543,8 +573,15 @@ def replace_conflicts(
     verdicts: Sequence[Verdict],
     trust: Mapping[str, float],
     copies: Sequence[object] = (),
+    fingerprints: Mapping[str, str] | None = None,
+    kept: Iterable[str] = (),
 ) -> None:
-    """Replace every compared group with this run's verdicts; reviews are left untouched."""
+    """Replace the compared groups with this run's verdicts; reviews are left untouched.
+
+    ``kept``: group keys whose rows the previous run wrote and this run did not compare again (their
+    fingerprint in ``fingerprints`` did not change); those rows stay, every other row goes.
+    ``fingerprints``: every current group's inputs fingerprint, recorded for the next run (None: none).
+    """
     by_key = {g.group_key: g for g in groups}
     claim_doc = {c.claim_id: c.doc_id for g in groups for c in g.claims}
     conflict_rows, member_rows = [], []
@@ -590,10 +627,20 @@ def replace_conflicts(
         {"doc_a": c.doc_a, "doc_b": c.doc_b, "shared_ratio": c.shared_ratio, "evidence": c.evidence, "run_id": run_id}
         for c in copies
     ]
+    kept_keys = pd.DataFrame({"group_key": sorted(set(kept))}, dtype=object)
+    fp_rows = [{"group_key": k, "inputs_fp": fp} for k, fp in sorted((fingerprints or {}).items())]
     with transaction(con):
-        con.execute("DELETE FROM conflict_claims")
-        con.execute("DELETE FROM conflicts")
+        con.register("_kept", kept_keys)
+        try:
+            stale = "SELECT conflict_id FROM conflicts WHERE group_key NOT IN (SELECT group_key FROM _kept)"
+            con.execute(f"DELETE FROM conflict_claims WHERE conflict_id IN ({stale})")  # our SQL, no user input
+            con.execute("DELETE FROM conflicts WHERE group_key NOT IN (SELECT group_key FROM _kept)")
+        finally:
+            con.unregister("_kept")
+        con.execute("DELETE FROM compared_groups")
         con.execute("DELETE FROM copies")
+        con.execute("DELETE FROM pending_reconcile")
+        _insert(con, "compared_groups", fp_rows, ["group_key", "inputs_fp"])
         _insert(con, "conflicts", conflict_rows, list(conflict_rows[0]) if conflict_rows else [])
         _insert(con, "conflict_claims", member_rows, ["conflict_id", "claim_id", "doc_id", "position", "trust_weight"])
         _insert(con, "copies", copy_rows, ["doc_a", "doc_b", "shared_ratio", "evidence", "run_id"])

@@ -6,6 +6,7 @@ The seed names appear here as test data only; the pipeline code knows none of th
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
@@ -162,3 +163,88 @@ def test_a_small_duckdb_budget_releases_memory_after_loads_and_changes_no_row(pr
     assert summary.processed == 3
     assert len(calls) >= 4 and all(mb > 1 for mb in calls)  # after each of the 3 loads, then in reconcile
     assert _counts(tmp_path / "small.duckdb") == _counts(tmp_path / "default.duckdb")
+
+
+_OTHER_STORY = {
+    "alpha.txt": "Senator Maria Alvarez resigned on March 3, 2019, after a month of pressure from her own party.\n"
+    "Alvarez was born in Tucson and raised in Phoenix.\n",
+    "beta.txt": "Senator Maria Alvarez resigned on March 4, 2019, her office said.\n"
+    "Alvarez was born in Tucson.\n",
+}
+
+
+def _stored_verdicts(db: Path) -> tuple[list, list]:
+    return (
+        _q(db, "SELECT conflict_id, group_key, kind, verdict, severity, label, rule, summary, explanation, likely_value,"
+               " confidence, n_docs, n_claims FROM conflicts ORDER BY ALL"),
+        _q(db, "SELECT conflict_id, claim_id, doc_id, position, trust_weight FROM conflict_claims ORDER BY ALL"),
+    )  # fmt: skip
+
+
+def _verdicts_of_stored_claims(db: Path) -> tuple[list, list]:
+    """What comparing every group of the warehouse's current claims afresh writes (nothing kept)."""
+    from functools import partial
+
+    from flows import warehouse as wh
+    from flows.reconcile.compare import compare_groups
+    from flows.reconcile.group import group_claims
+    from flows.reconcile.trust import copy_trust
+
+    cfg = Settings().reconcile
+    with duckdb.connect(str(db), read_only=True) as con:
+        claims = wh.all_claims(con)
+        trust, copies = copy_trust(wh.stream_texts(con), partial(wh.texts_of, con), wh.spin_scores(con), cfg)
+    groups = group_claims(claims, cfg)
+    verdicts = compare_groups(groups, trust, cfg)
+    with duckdb.connect(":memory:") as mem:
+        from flows.warehouse import migrate, replace_conflicts
+
+        migrate(mem)
+        replace_conflicts(mem, "fresh", groups, verdicts, trust, copies)
+        conflicts = mem.execute(
+            "SELECT conflict_id, group_key, kind, verdict, severity, label, rule, summary, explanation, likely_value,"
+            " confidence, n_docs, n_claims FROM conflicts ORDER BY ALL"
+        ).fetchall()
+        members = mem.execute(
+            "SELECT conflict_id, claim_id, doc_id, position, trust_weight FROM conflict_claims ORDER BY ALL"
+        ).fetchall()
+    return conflicts, members
+
+
+def test_a_change_compares_only_the_groups_it_touches_and_ends_as_a_full_compare(prefect_harness, tmp_path):
+    """A new article that joins a compared group, then a changed one: the groups they do not touch keep
+    their verdicts (not compared again), and each run ends with exactly the verdicts comparing every
+    group of the warehouse's claims afresh gives."""
+    from flows.pipeline import run_pipeline
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for p in sorted((Path(__file__).resolve().parent.parent / "raw").glob("*.txt")):
+        (raw / p.name).write_bytes(p.read_bytes())
+    for name, text in _OTHER_STORY.items():
+        (raw / name).write_text(text, encoding="utf-8")
+    db, reports = tmp_path / "w.duckdb", tmp_path / "reports"
+    run_pipeline(raw, db, reports, Settings())
+    before = _stored_verdicts(db)
+    assert any("Alvarez" in (row[5] or "") for row in before[0]), "the other story's groups were compared"
+
+    def rerun() -> tuple[int, int]:
+        lines: list[str] = []
+        summary = run_pipeline(raw, db, reports, Settings(), progress=lines.append)
+        assert summary.processed == 1
+        (line,) = [m for m in lines if m.startswith("reconcile:")]
+        compared, unchanged = (int(n) for n in re.search(r"\((\d+) compared, (\d+) unchanged\)", line).groups())
+        assert _stored_verdicts(db) == _verdicts_of_stored_claims(db)
+        assert _q(db, "SELECT count(*) FROM pending_reconcile") == [(0,)]
+        return compared, unchanged
+
+    # a new article whose claim joins the group of the two others' resignation dates (no stored row names it)
+    (raw / "gamma.txt").write_text("Senator Maria Alvarez resigned on March 5, 2019.\n", encoding="utf-8")
+    compared, unchanged = rerun()
+    assert compared >= 1 and unchanged >= 1, (compared, unchanged)
+    assert any("gamma.txt" in row[7] for row in _stored_verdicts(db)[0]), "the new article joined a compared group"
+
+    (raw / "beta.txt").write_text(_OTHER_STORY["beta.txt"] + "Alvarez was raised in Flagstaff.\n", encoding="utf-8")
+    compared, unchanged = rerun()
+    assert compared >= 1 and unchanged >= 1, (compared, unchanged)
+    assert _stored_verdicts(db) != before

@@ -10,11 +10,21 @@ trust-weighted likely value.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import hashlib
+import importlib.metadata
+import sys
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
+from pathlib import Path
 
+from flows import records
+from flows.errors import RuleError
+from flows.reconcile import group as group_module
+from flows.reconcile import normalize as normalize_module
 from flows.reconcile.group import cluster_names, cluster_similar_names, stable_key
 from flows.reconcile.normalize import (
     Lexicon,
@@ -31,6 +41,7 @@ from flows.reconcile.normalize import (
     words,
 )
 from flows.records import Claim, ClaimGroup, Verdict
+from flows.rules import RULES_DIR
 from flows.settings import ReconcileSettings
 
 _RANK = {"agree": 0, "compatible": 1, "conflict": 2}
@@ -663,3 +674,43 @@ def compare_groups(groups: Sequence[ClaimGroup], trust: Mapping[str, float], set
         if g.claims:
             out.extend(_group_verdicts(g, lex, w, settings, memo))
     return out
+
+
+# ---- reuse across runs ------------------------------------------------------------------------
+
+_CLAIM_FIELDS = attrgetter(*(f.name for f in dataclasses.fields(Claim)))
+
+
+def comparison_salt(settings: ReconcileSettings) -> str:
+    """A fingerprint of what every group's verdicts depend on besides the group itself: the settings, the
+    rule files they name, the word-frequency data and the code that groups, normalizes and compares."""
+    h = hashlib.sha1(repr(settings).encode())
+    for f in dataclasses.fields(settings):
+        if f.name.endswith("_rules"):
+            path = RULES_DIR / getattr(settings, f.name)
+            try:
+                h.update(path.read_bytes())
+            except OSError as exc:
+                raise RuleError(f"rule file {path} cannot be read: {exc.strerror or exc}") from exc
+    h.update(importlib.metadata.version("wordfreq").encode())
+    for module in (group_module, normalize_module, records, sys.modules[__name__]):
+        h.update(Path(module.__file__).read_bytes())  # type: ignore[arg-type]
+    return h.hexdigest()
+
+
+def group_fingerprints(groups: Sequence[ClaimGroup], trust: Mapping[str, float], settings: ReconcileSettings,
+                       ) -> dict[str, str]:
+    """group_key -> a fingerprint of everything ``compare_groups`` reads for it (groups sharing a key share one).
+
+    Equal fingerprints give equal verdicts, so a run can keep the verdicts of groups that did not change.
+    """
+    salt = comparison_salt(settings).encode()
+    hashers: dict[str, hashlib._Hash] = {}
+    for g in groups:
+        h = hashers.get(g.group_key)
+        if h is None:
+            h = hashers[g.group_key] = hashlib.sha1(salt)
+        h.update(repr((g.group_key, g.kind, g.label, g.rule, len(g.claims))).encode())
+        for c in g.claims:
+            h.update(repr((_CLAIM_FIELDS(c), trust.get(c.doc_id))).encode())
+    return {key: h.hexdigest()[:24] for key, h in hashers.items()}

@@ -242,3 +242,17 @@ def test_quote_summary_names_only_the_renderings_in_dispute() -> None:
     summary = quote[0].summary
     assert "twelve" in summary and "ten thousand" in summary, summary
     assert "winter storms" not in summary and "(+1 more, not in dispute)" in summary, summary
+
+
+def test_group_fingerprints_change_with_every_input_of_the_comparison() -> None:
+    from flows.reconcile.compare import group_fingerprints
+
+    a = _q("a", "d1", "Ann Vale", "the new bridge will carry twelve thousand cars every single day")
+    b = _q("b", "d2", "Ann Vale", "the new bridge will carry ten thousand cars every single day")
+    groups = group_claims([a, b], SETTINGS)
+    base = group_fingerprints(groups, {"d1": 1.0, "d2": 1.0}, SETTINGS)
+    assert base == group_fingerprints(group_claims([b, a], SETTINGS), {"d2": 1.0, "d1": 1.0}, SETTINGS)
+    assert base != group_fingerprints(groups, {"d1": 1.0, "d2": 0.5}, SETTINGS), "a trust weight"
+    assert base != group_fingerprints(groups, {"d1": 1.0, "d2": 1.0}, dataclasses.replace(SETTINGS, quote_medium_diff_ratio=0.9)), "a setting"
+    moved = dataclasses.replace(b, confidence=0.5)
+    assert base != group_fingerprints(group_claims([a, moved], SETTINGS), {"d1": 1.0, "d2": 1.0}, SETTINGS), "a claim field"
