@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import itertools
 import multiprocessing
 import os
 import sys
@@ -57,7 +58,13 @@ from flows.ops.refs import ReferenceIndex, select_references  # noqa: E402
 from flows.ops.spool import Spool  # noqa: E402
 from flows.reconcile.compare import compare_groups, group_fingerprints  # noqa: E402
 from flows.reconcile.group import group_claims  # noqa: E402
-from flows.reconcile.trust import copy_trust  # noqa: E402
+from flows.reconcile.trust import (  # noqa: E402
+    decode_shingles,
+    encode_shingles,
+    shingle_settings,
+    shingle_trust,
+    text_shingles,
+)
 from flows.records import CleanDocument, Quarantined  # noqa: E402
 from flows.report.render import render_report  # noqa: E402
 from flows.rows import BatchRows  # noqa: E402
@@ -213,9 +220,20 @@ def load_task(con, run_id: str, rows: BatchRows):
 
 @task(name="trust", cache_policy=NO_CACHE)
 def trust_task(con, settings: Settings):
-    """Weigh every document by how much of it is copied (and spun), and list the copy pairs."""
-    texts_of = partial(wh.texts_of, con)
-    return copy_trust(wh.stream_texts(con), texts_of, wh.spin_scores(con), settings.reconcile)
+    """Weigh every document by how much of it is copied (and spun), and list the copy pairs.
+
+    Each document's shingles come from the warehouse, made when it was loaded; a document loaded
+    without them (by an older version, or with other shingle settings) is shingled from its text here,
+    and its shingles are stored for the next run.
+    """
+    cfg = settings.reconcile
+    size, mod = shingle_settings(cfg)
+    made = list(text_shingles(wh.stream_unshingled_texts(con, size, mod), cfg))
+    stored = ((d, *decode_shingles(h, p)) for d, h, p in wh.stream_shingles(con, size, mod))
+    out = shingle_trust(itertools.chain(made, stored), partial(wh.texts_of, con), wh.spin_scores(con), cfg)
+    if made:
+        wh.store_shingles(con, [(d, *encode_shingles(h, p)) for d, h, p in made], size, mod)
+    return out
 
 
 @task(name="reconcile", cache_policy=NO_CACHE)

@@ -15,7 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from functools import cache
 
+from flows.reconcile.trust import encode_shingles, shingle_settings, text_shingles
 from flows.records import BoilerplateHit, Claim, Edit, Extraction, Mention, RepairedDocument, Timex
+from flows.settings import ReconcileSettings
 
 CLAIM_COLUMNS = (
     "claim_id", "doc_id", "kind", "subject", "subject_entity_id", "predicate", "object", "object_entity_id",
@@ -88,8 +90,13 @@ class _Columns:
         return dict(zip(self.names, self.lists, strict=True))
 
 
-def batch_rows(docs: Sequence[RepairedDocument], extractions: Sequence[Extraction]) -> BatchRows:
-    """Every row a batch of documents and their extractions adds to the warehouse."""
+def batch_rows(docs: Sequence[RepairedDocument], extractions: Sequence[Extraction],
+               shingling: ReconcileSettings | None = None) -> BatchRows:
+    """Every row a batch of documents and their extractions adds to the warehouse.
+
+    With ``shingling``, also each document's copy-detection shingles (made here, in the worker, so
+    reconcile reads them instead of shingling every text of the warehouse again).
+    """
     by_id = {e.doc_id: e for e in extractions}
     # tables filled from one record each take the record's field names as columns (run_id and, for
     # documents, loaded_at come from the loader)
@@ -141,5 +148,10 @@ def batch_rows(docs: Sequence[RepairedDocument], extractions: Sequence[Extractio
             if c.claim_id not in seen_claims:
                 seen_claims.add(c.claim_id)
                 claims.add([*map(c.__getattribute__, CLAIM_COLUMNS), original_sentence(rd, c)])
+    if shingling is not None:
+        size, mod = shingle_settings(shingling)
+        shingles = tables["doc_shingles"] = _Columns(("doc_id", "shingle_words", "sample_mod", "hashes", "positions"))
+        for doc_id, hashes, positions in text_shingles(((rd.doc_id, rd.normalized_text) for rd in docs), shingling):
+            shingles.add((doc_id, size, mod, *encode_shingles(hashes, positions)))
     out.tables = {name: cols.as_dict() for name, cols in tables.items()}
     return out

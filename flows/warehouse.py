@@ -358,6 +358,56 @@ def stream_texts(con: duckdb.DuckDBPyConnection) -> Iterator[tuple[str, str]]:
         cur.close()
 
 
+def stream_shingles(
+    con: duckdb.DuckDBPyConnection, shingle_words: int, sample_mod: int
+) -> Iterator[tuple[str, bytes, bytes]]:
+    """(doc_id, hashes, positions) as stored at load for every current document shingled with these settings."""
+    cur = con.cursor()
+    try:
+        cur.execute(
+            """SELECT doc_id, hashes, positions FROM doc_shingles
+               WHERE shingle_words = ? AND sample_mod = ? AND doc_id IN (SELECT doc_id FROM documents)""",
+            [shingle_words, sample_mod],
+        )
+        while rows := cur.fetchmany(_FETCH_TEXTS):
+            yield from rows
+    finally:
+        cur.close()
+
+
+def stream_unshingled_texts(
+    con: duckdb.DuckDBPyConnection, shingle_words: int, sample_mod: int
+) -> Iterator[tuple[str, str]]:
+    """(doc_id, normalized_text) of current documents without stored shingles of these settings."""
+    cur = con.cursor()
+    try:
+        cur.execute(
+            """SELECT doc_id, normalized_text FROM documents WHERE doc_id NOT IN
+               (SELECT doc_id FROM doc_shingles WHERE shingle_words = ? AND sample_mod = ?)""",
+            [shingle_words, sample_mod],
+        )
+        while rows := cur.fetchmany(_FETCH_TEXTS):
+            yield from rows
+    finally:
+        cur.close()
+
+
+def store_shingles(
+    con: duckdb.DuckDBPyConnection, rows: Sequence[tuple[str, bytes, bytes]], shingle_words: int, sample_mod: int
+) -> None:
+    """Keep (doc_id, hashes, positions) of documents shingled after loading, replacing any with other settings."""
+    frame = pd.DataFrame(rows, columns=["doc_id", "hashes", "positions"]).assign(
+        shingle_words=shingle_words, sample_mod=sample_mod
+    )
+    with transaction(con):
+        con.register("_made", frame)
+        try:
+            con.execute("DELETE FROM doc_shingles WHERE doc_id IN (SELECT doc_id FROM _made)")
+        finally:
+            con.unregister("_made")
+        _insert_frame(con, "doc_shingles", frame)
+
+
 def texts_of(con: duckdb.DuckDBPyConnection, doc_ids: Sequence[str]) -> dict[str, str]:
     """doc_id -> normalized_text of the given current documents."""
     rows = con.execute(
@@ -399,7 +449,7 @@ def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str, counts:
     )
 
 
-_DEPENDENTS = ("boilerplate", "normalization_edits", "spin_sentences", "timexes", "mentions", "claims")
+_DEPENDENTS = ("boilerplate", "normalization_edits", "spin_sentences", "timexes", "mentions", "claims", "doc_shingles")
 
 
 def _supersede(con: duckdb.DuckDBPyConnection, doc_ids: Sequence[str], run_id: str, reason: str) -> None:
@@ -459,8 +509,10 @@ def reconcile_pending(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 # parents first; every table a batch fills
-_LOAD_ORDER = ("documents", "boilerplate", "normalization_edits", "spin_sentences", "timexes", "mentions", "claims")
-_NO_RUN_ID = frozenset({"spin_sentences", "timexes", "mentions"})
+_LOAD_ORDER = (
+    "documents", "boilerplate", "normalization_edits", "spin_sentences", "timexes", "mentions", "claims", "doc_shingles"
+)  # fmt: skip
+_NO_RUN_ID = frozenset({"spin_sentences", "timexes", "mentions", "doc_shingles"})
 
 
 def load_batch(

@@ -101,14 +101,14 @@ def _finish(
     out.finished = len(out.repaired)
 
 
-def _as_rows(out: BatchResult) -> BatchResult:
+def _as_rows(out: BatchResult, settings: Settings) -> BatchResult:
     """Turn the finished documents into warehouse rows here, in the worker, instead of in the single writer.
 
     The flow process then unpickles lists of plain values instead of thousands of records and only
     hands them to DuckDB: of its per-batch work, building rows and unpickling records was the larger part.
     """
     t0 = time.process_time()
-    out.rows = batch_rows(out.repaired, out.extractions)
+    out.rows = batch_rows(out.repaired, out.extractions, settings.reconcile)
     out.repaired, out.extractions = [], []
     out.add("rows", time.process_time() - t0)
     return out
@@ -140,7 +140,7 @@ def prepare_batch(
     out.spun = [d for d, s in scored if s[0] >= threshold]
     clean = [(d, s) for d, s in scored if s[0] < threshold]
     _finish([d for d, _s in clean], (), settings, out, spin=[s for _d, s in clean])
-    return _as_rows(out) if as_rows else out
+    return _as_rows(out, settings) if as_rows else out
 
 
 def finish_batch(
@@ -149,7 +149,7 @@ def finish_batch(
     """Repair (against ``references``) and extract a batch of cleaned documents."""
     out = BatchResult()
     _finish(list(docs), references, settings, out)
-    return _as_rows(out) if as_rows else out
+    return _as_rows(out, settings) if as_rows else out
 
 
 def settle_gc(gen0_threshold: int) -> None:

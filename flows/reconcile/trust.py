@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import zlib
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -102,6 +102,31 @@ def source_trust(texts: Mapping[str, str], spin_scores: Mapping[str, float], set
 _EXAMPLE_TEXTS = 2_000  # texts fetched at a time to quote a copy pair's shared passage from
 
 
+def shingle_settings(settings: ReconcileSettings) -> tuple[int, int]:
+    """(words per shingle, sampling modulus) as copy detection uses them."""
+    return settings.copy_shingle_words, max(settings.copy_sample_mod, 1)
+
+
+def text_shingles(texts: Iterable[tuple[str, str]], settings: ReconcileSettings,
+                  ) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """(doc_id, sampled shingle hashes, their word positions) of each (doc_id, text)."""
+    size, mod = shingle_settings(settings)
+    seen: dict[str, list[str]] = {}  # line -> its words, for this stream
+    for d, t in texts:
+        yield d, *_shingles(_text_words(t, seen), size, mod)
+
+
+def encode_shingles(hashes: np.ndarray, positions: np.ndarray) -> tuple[bytes, bytes]:
+    """A text's shingles as the warehouse stores them: little-endian 32-bit arrays."""
+    return hashes.astype("<u4").tobytes(), positions.astype("<i4").tobytes()
+
+
+def decode_shingles(hashes: bytes, positions: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """``encode_shingles`` undone."""
+    return (np.frombuffer(hashes, dtype="<u4").astype(np.uint32, copy=False),
+            np.frombuffer(positions, dtype="<i4").astype(np.int32, copy=False))
+
+
 def copy_trust(texts: Iterable[tuple[str, str]], texts_of: Callable[[Sequence[str]], Mapping[str, str]],
                spin_scores: Mapping[str, float], settings: ReconcileSettings,
                ) -> tuple[dict[str, float], list[CopyPair]]:
@@ -110,10 +135,16 @@ def copy_trust(texts: Iterable[tuple[str, str]], texts_of: Callable[[Sequence[st
     Only each text's sampled shingles are kept; the texts of the copies, which the evidence quotes a
     shared passage from, are asked of ``texts_of`` a few thousand at a time once the pairs are known.
     """
-    size, mod = settings.copy_shingle_words, max(settings.copy_sample_mod, 1)
-    seen: dict[str, list[str]] = {}  # per call: line -> its words
-    shingles = {d: _shingles(_text_words(t, seen), size, mod) for d, t in texts}
-    seen.clear()
+    return shingle_trust(text_shingles(texts, settings), texts_of, spin_scores, settings)
+
+
+def shingle_trust(shingled: Iterable[tuple[str, np.ndarray, np.ndarray]],
+                  texts_of: Callable[[Sequence[str]], Mapping[str, str]],
+                  spin_scores: Mapping[str, float], settings: ReconcileSettings,
+                  ) -> tuple[dict[str, float], list[CopyPair]]:
+    """``copy_trust`` from each document's shingles (``text_shingles``, or as stored at load) instead of its text."""
+    size, _mod = shingle_settings(settings)
+    shingles = {d: (h, p) for d, h, p in shingled}
     doc_ids = sorted(shingles)
     # postings as one array sorted by hash (stable, so each hash's documents stay in ascending order);
     # hashes stay 32-bit and document numbers too: 8.5M sampled shingles at 20,000 articles

@@ -97,3 +97,32 @@ def test_copy_pair_is_a_frozen_record() -> None:
     except AttributeError:
         return
     raise AssertionError("CopyPair must be frozen")
+
+
+def test_trust_from_shingles_stored_at_load_equals_trust_from_the_texts(tmp_path) -> None:
+    """Two documents loaded with their shingles, one without (as an older version loaded it): the
+    pipeline's trust stage reads the stored ones, shingles the other (and stores its shingles), and
+    finds what the texts give, then and in the next run."""
+    from functools import partial
+    from pathlib import Path
+
+    from flows import warehouse as wh
+    from flows.pipeline import trust_task
+    from flows.rows import batch_rows
+    from flows.settings import Settings
+    from tests.extract.helpers import repaired_folder
+
+    settings = Settings()
+    docs = repaired_folder(Path(__file__).resolve().parents[2] / "raw", settings)
+    assert len(docs) == 3
+    with wh.connect(tmp_path / "w.duckdb") as con:
+        wh.start_run(con, "r", "raw", "local")
+        wh.load_rows(con, "r", batch_rows(docs[:2], [], settings.reconcile))
+        wh.load_batch(con, "r", docs[2:], [])
+        assert con.execute("SELECT count(*) FROM doc_shingles").fetchone()[0] == 2
+        stored = trust_task.fn(con, settings)
+        fresh = copy_trust(wh.stream_texts(con), partial(wh.texts_of, con), wh.spin_scores(con), settings.reconcile)
+        assert con.execute("SELECT count(*) FROM doc_shingles").fetchone()[0] == 3, "the third is stored for next time"
+        again = trust_task.fn(con, settings)
+    assert stored == fresh == again
+    assert stored[1], "the seeds' spun copy is found"
