@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
+from flows.errors import RuleError
 from flows.extract.context import DocContext, make_claim
 from flows.extract.entities import APOS, Candidate, cues
 from flows.records import Claim
@@ -92,11 +93,22 @@ class Lexicon:
     by_letter: dict[str, re.Pattern[str] | None]
 
 
+# a passive or participle reading of a verb form ("was also killed", "O'Brien, fired on June 8"): its subject is the patient
+_PASSIVE_BEFORE = re.compile(
+    r"(?:\b(?:was|were|is|are|been|be|being|get|gets|got)\s+(?:(?:also|never|not|just|then|later|since|\w+ly)\s+)*|,\s*)$",
+    re.IGNORECASE,
+)
+_SLOTS = ("object", "patient", "place", "on", "none")  # what the first name after a predicate's phrase fills
+
+
 @lru_cache(maxsize=1)
 def lexicon() -> Lexicon:
     """The predicate lexicon as one alternation (group gN = row N) plus modality and count cues."""
     req = ("source", "example")
     rows = load_table("extract/predicates.tsv", ("pattern", "predicate", "kind", "slot", "confidence", "reciprocal", "object_from", "requires_object", *req))
+    for r in rows:
+        if r["slot"] not in _SLOTS:
+            raise RuleError(f"rule file extract/predicates.tsv: slot {r['slot']!r} of {r['pattern']!r} is not one of {', '.join(_SLOTS)}")
     master = _alternation([(i, r["pattern"]) for i, r in enumerate(rows)])
     preds = tuple(
         Predicate(
@@ -432,10 +444,16 @@ def extract_events(ctx: DocContext, settings: ExtractSettings) -> list[Claim]:
             subjects, how = _subjects(ctx, ca, va, plural, settings)
             if not subjects and last is not None and _AND_VP.fullmatch(text[last[1] : va] + m.group(0)[:4].lower()):
                 subjects, how = last[0], "coordinated"  # "X was born in A and raised in B"
+            obj, place = _slots(ctx, pred, vb, ce)
+            if pred.slot == "patient":
+                if obj is not None:
+                    # the one it happened to is the subject, as in the passive ("Smith was arrested"); the agent, the object
+                    subjects, obj, how = [obj], (subjects[0] if len(subjects) == 1 else None), "patient"
+                elif not _PASSIVE_BEFORE.search(text, max(ca, va - 40), va):
+                    continue  # "police arrested a man", "she fired at them": no one named it happened to
             if not subjects:
                 continue
             last = (subjects, vb)
-            obj, place = _slots(ctx, pred, vb, ce)
             if pred.requires_object and obj is None and place is None:
                 continue
             # else a time that opens the sentence ("In 2010, ...: X wed Y"), never one from a later clause or an
@@ -462,8 +480,8 @@ def extract_events(ctx: DocContext, settings: ExtractSettings) -> list[Claim]:
                         continue
                     seen.add(key)
                     plural.add(sub)
-                    a = va if how == "plural" else min(sub.start, va)
-                    b = max(vb, o.end if o else vb, place.end if place else vb)
+                    a = va if how == "plural" else min(sub.start, va, o.start if o else va)
+                    b = max(vb, sub.end, o.end if o else vb, place.end if place else vb)
                     claim = make_claim(
                         ctx, pred.kind, name, a, b, f"events.lexicon:{how}",
                         pred.confidence * (settings.plural_confidence_factor if how in ("plural", "pronoun") else 1.0),
@@ -480,7 +498,7 @@ def _slots(ctx: DocContext, pred: Predicate, vb: int, ce: int) -> tuple[Candidat
     """Object and place of a predicate whose phrase ends at ``vb`` in a clause ending at ``ce``."""
     text = ctx.text
     obj = place = None
-    if pred.slot == "object":
+    if pred.slot in ("object", "patient"):
         obj = _direct_mention(ctx, vb, ce, _SUBJECT_TYPES + ("PLACE",))
         if obj is not None and ctx.entity(obj).type == "PLACE":
             obj, place = None, obj

@@ -52,3 +52,4 @@ def test_a_person_is_named_without_article_and_a_name_under_one_that_speaks_is_a
     assert "Rev. Ada Morrow" in by_name and by_name["Rev. Ada Morrow"].type == "PERSON", entities
     assert "The Rev. Ada Morrow" in by_name["Rev. Ada Morrow"].aliases
     assert by_name["The Northfield Rovers"].type == "ORG", entities
+

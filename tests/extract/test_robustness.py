@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import string
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -51,3 +52,24 @@ def test_extraction_never_raises_and_spans_are_valid(text: str) -> None:
 def test_empty_and_whitespace_texts() -> None:
     for text in ("", " ", "\n\n", "\u201c", '"', "Smith said"):
         _check(text)
+
+
+def test_a_predicate_row_with_an_unknown_slot_is_a_rule_error(monkeypatch) -> None:
+    from flows.errors import RuleError
+    from flows.extract import events
+
+    real = events.load_table
+
+    def with_bad_slot(relpath, *args, **kwargs):
+        rows = real(relpath, *args, **kwargs)
+        if relpath == "extract/predicates.tsv":
+            rows = ({**rows[0], "slot": "patinet"}, *rows[1:])
+        return rows
+
+    monkeypatch.setattr(events, "load_table", with_bad_slot)
+    events.lexicon.cache_clear()
+    try:
+        with pytest.raises(RuleError, match="slot 'patinet'"):
+            events.lexicon()
+    finally:
+        events.lexicon.cache_clear()
