@@ -157,12 +157,40 @@ def _print_frame(frame, fmt: str) -> None:
         if frame.empty:
             print("(no rows)")
             return
-        import pandas as pd
+        print(_table(frame))
 
-        with pd.option_context(
-            "display.max_rows", None, "display.max_columns", None, "display.width", 200, "display.max_colwidth", 80
-        ):
-            print(frame.to_string(index=False))
+
+_TABLE_CELL_CHARS = 80  # a longer value is cut, with "…", in the table format (csv and json keep it whole)
+
+
+def _table(frame) -> str:
+    """Rows as aligned text: text left-aligned, numbers right-aligned, each value on one line, long ones cut."""
+    import pandas as pd
+
+    def cell(value: object) -> str:
+        try:
+            if value is None or bool(pd.isna(value)):
+                return ""
+        except (TypeError, ValueError):  # a list or array value: pd.isna answers per element
+            pass
+        if hasattr(value, "tolist"):  # a DuckDB list arrives as a numpy array
+            value = value.tolist()
+        if isinstance(value, float):
+            text = f"{value:.6g}"
+        elif isinstance(value, pd.Timestamp) and value == value.normalize():
+            text = value.date().isoformat()  # a DATE column
+        else:
+            text = " ".join(str(value).split())
+        return text if len(text) <= _TABLE_CELL_CHARS else text[: _TABLE_CELL_CHARS - 1] + "…"
+
+    columns = []
+    for name in frame.columns:
+        values = [cell(v) for v in frame[name].tolist()]
+        width = max([len(str(name)), *map(len, values)])
+        numeric = pd.api.types.is_numeric_dtype(frame[name]) and not pd.api.types.is_bool_dtype(frame[name])
+        align = str.rjust if numeric else str.ljust
+        columns.append([align(str(name), width), *(align(v, width) for v in values)])
+    return "\n".join("  ".join(row).rstrip() for row in zip(*columns, strict=True))
 
 
 def cmd_query(args: argparse.Namespace) -> int:

@@ -237,3 +237,26 @@ def test_a_warehouse_under_a_file_is_one_line_exit_4(capsys, tmp_path):
                            "--report-dir", str(tmp_path / "r"))
     assert code == errors.WarehouseError.exit_code == 4
     assert "cannot be made" in _one_line_error(err, "run") and taken.read_text(encoding="utf-8") == "not a folder"
+
+
+def test_the_table_format_aligns_text_left_and_numbers_right_and_cuts_long_values():
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {
+            "summary": ["short", "x" * 200 + " tail", None],
+            "n": [7, 12345, 3],
+            "share": [0.5910000000000001, 1.0, float("nan")],
+            "values": [["agree", "conflict"], [], ["agree"]],
+        }
+    )
+    lines = cli._table(frame).splitlines()
+    assert len(lines) == 4
+    header, first, second, third = lines
+    assert header.startswith("summary ") and first.startswith("short ")  # text: left-aligned
+    n_end = header.index(" n") + 2
+    assert first[:n_end].endswith("    7") and second[:n_end].endswith("12345")  # numbers: right-aligned
+    assert "0.591 " in first and "0.5910000000000001" not in first
+    assert "x" * 79 + "…" in second and "tail" not in second
+    assert "['agree', 'conflict']" in first
+    assert third.startswith(" " * len("x" * 79 + "…"))  # NULL text: blank
