@@ -543,7 +543,8 @@ def resolve(candidates: Iterable[Candidate], roles: Iterable[tuple[str, str]], s
             votes.update(m.votes)
             forms.update(m.forms)
         type_ = _best_type(votes)
-        canonical = max(root.forms, key=lambda f: (len(f.split()), root.forms[f], f))
+        # the fullest name (a leading article adds nothing: "The Nashville" from "The Nashville police"), then the commonest
+        canonical = max(root.forms, key=lambda f: (len(_ARTICLE.sub("", f).split()), root.forms[f], f))
         if type_ == "PERSON":
             # "The Obama administration" names Obama: a person's name takes no article
             canonical = _ARTICLE.sub("", canonical) or canonical

@@ -53,3 +53,13 @@ def test_a_person_is_named_without_article_and_a_name_under_one_that_speaks_is_a
     assert "The Rev. Ada Morrow" in by_name["Rev. Ada Morrow"].aliases
     assert by_name["The Northfield Rovers"].type == "ORG", entities
 
+
+
+def test_a_leading_article_does_not_make_a_name_fuller() -> None:
+    from flows.extract.run import extract_documents
+    from tests.extract.helpers import plain_document
+
+    text = "Ada Quill was born in Halden.\nThe Halden police said little.\nShe left Halden in 1947.\n"
+    entities = extract_documents([plain_document("d", text)], ExtractSettings())[0].entities
+    names = {e.name for e in entities}
+    assert "Halden" in names and "The Halden" not in names, entities
