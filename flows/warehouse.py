@@ -358,6 +358,11 @@ def stream_texts(con: duckdb.DuckDBPyConnection) -> Iterator[tuple[str, str]]:
         cur.close()
 
 
+# a stored row that can be read: these settings, and two arrays of 4-byte values of one length
+_USABLE_SHINGLES = """SELECT doc_id FROM doc_shingles WHERE shingle_words = ? AND sample_mod = ?
+    AND octet_length(hashes) = octet_length(positions) AND octet_length(hashes) % 4 = 0"""
+
+
 def stream_shingles(
     con: duckdb.DuckDBPyConnection, shingle_words: int, sample_mod: int
 ) -> Iterator[tuple[str, bytes, bytes]]:
@@ -365,10 +370,10 @@ def stream_shingles(
     cur = con.cursor()
     try:
         cur.execute(
-            """SELECT doc_id, hashes, positions FROM doc_shingles
-               WHERE shingle_words = ? AND sample_mod = ? AND doc_id IN (SELECT doc_id FROM documents)""",
+            f"""SELECT doc_id, hashes, positions FROM doc_shingles
+                WHERE doc_id IN ({_USABLE_SHINGLES}) AND doc_id IN (SELECT doc_id FROM documents)""",
             [shingle_words, sample_mod],
-        )
+        )  # the SQL is ours; values go as parameters
         while rows := cur.fetchmany(_FETCH_TEXTS):
             yield from rows
     finally:
@@ -378,14 +383,13 @@ def stream_shingles(
 def stream_unshingled_texts(
     con: duckdb.DuckDBPyConnection, shingle_words: int, sample_mod: int
 ) -> Iterator[tuple[str, str]]:
-    """(doc_id, normalized_text) of current documents without stored shingles of these settings."""
+    """(doc_id, normalized_text) of current documents without usable stored shingles of these settings."""
     cur = con.cursor()
     try:
         cur.execute(
-            """SELECT doc_id, normalized_text FROM documents WHERE doc_id NOT IN
-               (SELECT doc_id FROM doc_shingles WHERE shingle_words = ? AND sample_mod = ?)""",
+            f"SELECT doc_id, normalized_text FROM documents WHERE doc_id NOT IN ({_USABLE_SHINGLES})",
             [shingle_words, sample_mod],
-        )
+        )  # the SQL is ours; values go as parameters
         while rows := cur.fetchmany(_FETCH_TEXTS):
             yield from rows
     finally:
