@@ -2,7 +2,8 @@
 
 Needs: the repaired documents of a batch and their extractions (flows.records).
 Adds: ``BatchRows``, the rows of every table a batch fills, column by column (lists of strings,
-numbers and dates), without the run id and load time, which the single writer adds. Built in
+numbers, dates and, for each document's copy-detection shingles, bytes), without the run id and
+load time, which the single writer adds. Built in
 the worker process that made the batch: the flow process then unpickles lists of plain values
 instead of thousands of records, and hands them to DuckDB as frames (flows.warehouse.load_rows).
 Imports neither DuckDB nor pandas, so pool workers stay small.

@@ -502,7 +502,7 @@ def _compare_quotes(positions: list[_Position], lex: Lexicon, settings: Reconcil
     support = 0.0
     unmatched = []
     compared: set[frozenset[object]] = set()
-    differing: list[object] = []  # the renderings that differ from their partner's
+    differing: dict[object, None] = {}  # the renderings that differ from their partner's, in order (a set)
     docs_of = {k: {p.claim.doc_id for p in ps} for k, ps in groups.items()}
     ordered = sorted(groups, key=lambda k: (-len(k), -sum(p.weight for p in groups[k]), str(k)))  # type: ignore[arg-type]
     pool = ordered[: settings.max_compared_values]
@@ -528,7 +528,7 @@ def _compare_quotes(positions: list[_Position], lex: Lexicon, settings: Reconcil
         ratio = n_diff / max(overlap + n_diff, 1)
         sev = "medium" if ratio > settings.quote_medium_diff_ratio and not only_variants else "low"
         worst = _worse(worst, ("conflict", sev))
-        differing.extend(x for x in (partner, k) if x not in differing)
+        differing.update(dict.fromkeys((partner, k)))
         notes.append((2, f"{where} word it differently: " + ", ".join(diffs[:6]) + (" …" if len(diffs) > 6 else "")))
     ref_support = sum(p.weight for p in groups[ref_key])
     if len(groups) == 1:

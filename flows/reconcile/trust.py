@@ -1,6 +1,7 @@
 """Weigh sources: detect copies and spun copies, and give each document a trust weight.
 
-Needs: each document's (repaired) text and its spin score from despinning, and ``ReconcileSettings``.
+Needs: each document's (repaired) text, or its shingles as made at load (``text_shingles``, kept in
+the warehouse as ``encode_shingles`` writes them), its spin score from despinning, and ``ReconcileSettings``.
 Adds: per-document trust weights for ``compare_groups`` and the ``CopyPair`` evidence behind them.
 
 In the spirit of copy-aware truth discovery (Dong, Berti-Equille & Srivastava 2009; TruthFinder,
