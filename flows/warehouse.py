@@ -343,19 +343,24 @@ def spin_scores(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
     return dict(con.execute("SELECT doc_id, coalesce(spin_score, 0) FROM documents").fetchall())
 
 
+def _stream(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] = ()) -> Iterator[tuple]:
+    """The rows of a query a few thousand at a time, on a cursor of its own (other statements may run on ``con``)."""
+    cur = con.cursor()
+    try:
+        cur.execute(sql, list(params))
+        while rows := cur.fetchmany(_FETCH_TEXTS):
+            yield from rows
+    finally:
+        cur.close()
+
+
 def stream_texts(con: duckdb.DuckDBPyConnection) -> Iterator[tuple[str, str]]:
     """(doc_id, normalized_text) of every current document, in no particular order, a few thousand rows at a time.
 
     On its own cursor, so other statements may run on ``con`` while it is read. Fetching every text at
     once (20,000 articles) held about 320 MB in the flow process through copy detection.
     """
-    cur = con.cursor()
-    try:
-        cur.execute("SELECT doc_id, normalized_text FROM documents")
-        while rows := cur.fetchmany(_FETCH_TEXTS):
-            yield from rows
-    finally:
-        cur.close()
+    yield from _stream(con, "SELECT doc_id, normalized_text FROM documents")
 
 
 # a stored row that can be read: these settings, and two arrays of 4-byte values of one length
@@ -367,33 +372,23 @@ def stream_shingles(
     con: duckdb.DuckDBPyConnection, shingle_words: int, sample_mod: int
 ) -> Iterator[tuple[str, bytes, bytes]]:
     """(doc_id, hashes, positions) as stored at load for every current document shingled with these settings."""
-    cur = con.cursor()
-    try:
-        cur.execute(
-            f"""SELECT doc_id, hashes, positions FROM doc_shingles
-                WHERE doc_id IN ({_USABLE_SHINGLES}) AND doc_id IN (SELECT doc_id FROM documents)""",
-            [shingle_words, sample_mod],
-        )  # the SQL is ours; values go as parameters
-        while rows := cur.fetchmany(_FETCH_TEXTS):
-            yield from rows
-    finally:
-        cur.close()
+    yield from _stream(
+        con,
+        f"""SELECT doc_id, hashes, positions FROM doc_shingles
+            WHERE doc_id IN ({_USABLE_SHINGLES}) AND doc_id IN (SELECT doc_id FROM documents)""",
+        [shingle_words, sample_mod],
+    )  # the SQL is ours; values go as parameters
 
 
 def stream_unshingled_texts(
     con: duckdb.DuckDBPyConnection, shingle_words: int, sample_mod: int
 ) -> Iterator[tuple[str, str]]:
     """(doc_id, normalized_text) of current documents without usable stored shingles of these settings."""
-    cur = con.cursor()
-    try:
-        cur.execute(
-            f"SELECT doc_id, normalized_text FROM documents WHERE doc_id NOT IN ({_USABLE_SHINGLES})",
-            [shingle_words, sample_mod],
-        )  # the SQL is ours; values go as parameters
-        while rows := cur.fetchmany(_FETCH_TEXTS):
-            yield from rows
-    finally:
-        cur.close()
+    yield from _stream(
+        con,
+        f"SELECT doc_id, normalized_text FROM documents WHERE doc_id NOT IN ({_USABLE_SHINGLES})",
+        [shingle_words, sample_mod],
+    )  # the SQL is ours; values go as parameters
 
 
 def store_shingles(
