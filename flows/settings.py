@@ -298,13 +298,14 @@ class RunSettings(_Ranged):
 @dataclass(frozen=True)
 class OpsSettings(_Ranged):
     section = "ops"
-    positive = frozenset({"server_start_timeout_s", "health_poll_s", "runner_poll_s", "bench_rss_poll_s"})
+    positive = frozenset({"server_start_timeout_s", "health_poll_s", "runner_poll_s", "bench_rss_poll_s", "run_stop_timeout_s"})
     counts = frozenset({"bench_name_pool", "bench_story_size"})
     fractions = frozenset({"bench_spun_share", "bench_number_jitter"})
 
     server_host: str = "127.0.0.1"  # a local Prefect server listens on loopback only
     server_start_timeout_s: float = 120.0  # a fresh server migrates its database first (~16 s here)
     server_stop_timeout_s: float = 20.0  # after this a server that ignores SIGTERM is killed
+    run_stop_timeout_s: float = 30.0  # a stopping `recon serve` waits this long for its run in flight to record its end
     health_poll_s: float = 0.25  # how often /api/health is asked while a server starts
     deployment_name: str = "scheduled"  # `recon serve` deployment: reconcile/<this>
     default_cron: str = "*/30 * * * *"  # `recon serve` without --cron or --interval

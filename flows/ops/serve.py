@@ -9,7 +9,9 @@ this process, each one a normal ``recon run`` of the folder (unchanged files are
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -71,19 +73,40 @@ def serve(
             say(f"Prefect UI: {ui}  (deployment reconcile/{ops.deployment_name}; runs under {ui}/runs)")
             when = f"cron {cron!r}" if cron is not None else f"every {interval_s:g} s"
             say(f"serving reconcile/{ops.deployment_name} {when} over {params['raw_dir']}; Ctrl-C stops")
-            reconcile.serve(
-                name=ops.deployment_name,
-                cron=cron,
-                interval=interval_s,
-                parameters=params,
-                description="Bring the warehouse up to date with the raw folder and re-render the report.",
-                # the flow is imported by module path in each run's subprocess, whatever its working directory
-                entrypoint_type=EntrypointType.MODULE_PATH,
-                print_starting_message=False,
-                pause_on_shutdown=True,
-                limit=1,  # one writer: a run still going when the next is due makes the next one wait
-            )
+            try:
+                reconcile.serve(
+                    name=ops.deployment_name,
+                    cron=cron,
+                    interval=interval_s,
+                    parameters=params,
+                    description="Bring the warehouse up to date with the raw folder and re-render the report.",
+                    # the flow is imported by module path in each run's subprocess, whatever its working directory
+                    entrypoint_type=EntrypointType.MODULE_PATH,
+                    print_starting_message=False,
+                    pause_on_shutdown=True,
+                    limit=1,  # one writer: a run still going when the next is due makes the next one wait
+                )
+            finally:
+                _wait_for_runs(ops.run_stop_timeout_s, say)
     say("serve stopped")
+
+
+def _wait_for_runs(timeout_s: float, say: Callable[[str], None]) -> None:
+    """Let the flow runs still in flight (the runner's child processes) record how they ended, then end them.
+
+    Prefect's serve returns on Ctrl-C while a run it started may still be reporting its crash to the
+    server; stopping the server under it left that run retrying the API for minutes and this process
+    waiting for it at exit.
+    """
+    deadline = time.monotonic() + timeout_s
+    running = multiprocessing.active_children()
+    if running:
+        say(f"waiting up to {timeout_s:g} s for {len(running)} run(s) in flight to record their end")
+    for child in running:
+        child.join(max(0.0, deadline - time.monotonic()))
+    for child in multiprocessing.active_children():
+        child.terminate()
+        child.join(5)
 
 
 def check_cron(cron: str) -> None:

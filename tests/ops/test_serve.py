@@ -140,3 +140,26 @@ def test_a_cron_prefect_refuses_is_a_one_line_config_error(cron: str) -> None:
 @pytest.mark.parametrize("cron", ["*/30 * * * *", "0 6 * * mon-fri", "@hourly"])
 def test_a_cron_prefect_accepts_passes(cron: str) -> None:
     check_cron(cron)
+
+
+def test_stopping_serve_lets_a_run_in_flight_finish_then_ends_one_that_does_not() -> None:
+    """Ctrl-C: a run still recording its end gets time to do so before the server stops; one that
+    keeps going past run_stop_timeout_s is ended, so serve itself cannot hang at exit waiting for it."""
+    import multiprocessing
+
+    from flows.ops.serve import _wait_for_runs
+
+    ctx = multiprocessing.get_context("spawn")  # as Prefect's runner starts flow runs
+    said: list[str] = []
+    quick = ctx.Process(target=time.sleep, args=(1.0,))
+    quick.start()
+    _wait_for_runs(30.0, said.append)
+    assert quick.exitcode == 0, "the run that finished in time ended on its own"
+    assert said and "1 run(s) in flight" in said[0]
+
+    stuck = ctx.Process(target=time.sleep, args=(120.0,))
+    stuck.start()
+    t0 = time.monotonic()
+    _wait_for_runs(1.0, said.append)
+    assert stuck.exitcode == -signal.SIGTERM and time.monotonic() - t0 < 15
+    assert not multiprocessing.active_children()
