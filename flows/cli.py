@@ -314,11 +314,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     check_report_dir(Path(args.report_dir))  # every scheduled run would fail on it
     cron = args.cron if args.cron or args.interval is not None else settings.ops.default_cron
-    # Ctrl-C and a scheduler's SIGTERM raise KeyboardInterrupt wherever the serving loop is, which Prefect's
-    # serve answers by shutting down. Left to asyncio, Ctrl-C only cancelled the runner's main task, and
-    # Prefect's runner could swallow that cancellation while a run was starting: it then served on, with
-    # the run never finishing and every later one skipped "at capacity" (2 of 6 tries, measured); SIGTERM
-    # ended the process at once, leaving its local Prefect server running.
+    # Ctrl-C and a scheduler's SIGTERM both raise KeyboardInterrupt in the serving loop, which Prefect's serve
+    # answers by shutting down (then serve lets the run in flight record its end and stops the server). Without
+    # this, SIGTERM left serve running for over a minute, with its local Prefect server.
     previous = {s: signal.signal(s, _terminated) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         serve(Path(args.raw), Path(args.warehouse), Path(args.report_dir), settings, cron=cron, interval_s=args.interval,
