@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from flows.settings import PROJECT_ROOT, ReportSettings, RunSettings, Settings
+from flows.settings import PROJECT_ROOT, ReportSettings, Settings
 
 
 def configure_prefect_env() -> None:
@@ -312,14 +312,10 @@ def _absorb(summary: RunSummary, quarantined: list[Quarantined], res: batch_work
         _add(summary, stage, secs)
 
 
-def _load(con, run_id: str, summary: RunSummary, res: batch_work.BatchResult, wrap: Callable,
-          run: RunSettings) -> None:
+def _load(con, run_id: str, summary: RunSummary, res: batch_work.BatchResult, wrap: Callable) -> None:
     if res.rows is not None and res.finished:
         _n_claims, secs = load_task(con, run_id, wrap(res.rows))
-        t0 = time.perf_counter()
-        if wh.memory_mb(con) > run.duckdb_budget_mb:
-            wh.release_memory(con, run.release_keep_mb)
-        _add(summary, "load", secs + time.perf_counter() - t0)
+        _add(summary, "load", secs)
         summary.processed += res.finished
     # A finished task's result outlives it: its futures sit in reference cycles that only a (rare)
     # full collection frees, and Prefect may keep a task engine with its parameters. Each result's
@@ -386,12 +382,16 @@ def _run_stages(
             own = {r.source.source_path: meta[r.source.source_path] for r in b if r.source.source_path in meta}
             return prepare_task.submit(wrap(b), wrap(own), settings)
 
-        # the spun documents wait on disk for every clean one to be loaded (their references)
-        with Spool(lambda d: d.doc.doc_id) as spun:  # in $TMPDIR
+        # the spun documents wait on disk for every clean one to be loaded (their references); DuckDB is
+        # held to run.duckdb_budget_mb while the batches load
+        budget = settings.run.duckdb_budget_mb
+        with Spool(lambda d: d.doc.doc_id) as spun, wh.memory_limited(con, budget) as limited:
+            if not limited:
+                say(f"load: DuckDB holds more than run.duckdb_budget_mb ({budget} MB) already; loading without a limit")
             for i, res in enumerate(_in_order(submit, _draining(batches), ahead), 1):
                 _absorb(summary, quarantined, res)
                 spun.extend(res.spun)
-                _load(con, run_id, summary, res, wrap, settings.run)
+                _load(con, run_id, summary, res, wrap)
                 say(f"load: batch {i}/{n} committed ({res.finished} documents, {summary.processed} so far)")
             if len(spun):
                 _repair_spun(con, run_id, settings, summary, quarantined, spun, ahead, say, wrap)
@@ -468,7 +468,7 @@ def _repair_spun(
     submit = lambda job: finish_task.submit(wrap(job[0]), wrap(job[1]), settings)  # noqa: E731
     for i, res in enumerate(_in_order(submit, jobs(), ahead), 1):
         _absorb(summary, quarantined, res)
-        _load(con, run_id, summary, res, wrap, settings.run)
+        _load(con, run_id, summary, res, wrap)
         say(f"load: spun batch {i}/{n} committed ({res.finished} documents, {summary.processed} so far)")
     say(f"repair: {shipped} reference texts shipped")
 

@@ -287,8 +287,8 @@ class RunSettings(_Ranged):
     # DuckDB memory kept when reconcile starts: a checkpoint and a brief limit this low evict what the load
     # left cached (warehouse.release_memory), about 500 MB of the flow process at 20,000 articles
     release_keep_mb: int = 32
-    # ... and during the load, whenever a batch leaves DuckDB holding more than this (cached blocks, rows
-    # not yet checkpointed, key indexes): DuckDB keeps them until its limit, 80% of RAM, presses
+    # DuckDB's memory limit while a run loads (warehouse.limit_memory): it evicts cached blocks instead of
+    # keeping them until 80% of RAM presses; a batch that needs more is loaded again without the limit
     duckdb_budget_mb: int = 256
     # allocations between cyclic garbage collections in the worker processes (Python's default: 700);
     # the stages make many small records and few cycles, and collecting less often saves ~20% CPU

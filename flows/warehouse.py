@@ -188,6 +188,49 @@ def memory_mb(con: duckdb.DuckDBPyConnection) -> float:
     return con.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchone()[0] / 2**20
 
 
+def limit_memory(con: duckdb.DuckDBPyConnection, mb: int) -> bool:
+    """Hold DuckDB to ``mb`` MB while a run loads: it evicts cached blocks, or spills, instead of growing.
+
+    Without a limit DuckDB keeps what it caches until 80% of RAM presses, and a checkpoint's buffers came
+    on top: the writer peaked near 1.1 GB at 20,000 articles. False when DuckDB holds more than ``mb``
+    that it cannot give back even after a checkpoint; the limit is then not set.
+    """
+    if isinstance(mb, bool) or not isinstance(mb, int) or mb < 1:
+        raise ConfigError(f"RECON_RUN_DUCKDB_BUDGET_MB must be a whole number of MB, 1 or more, not {mb!r}")
+    for attempt in range(2):
+        try:
+            con.execute(f"SET memory_limit = '{mb}MiB'")  # an int we checked: SET takes no parameters
+            return True
+        except duckdb.OutOfMemoryException:
+            if attempt == 0:
+                con.execute("CHECKPOINT")  # rows not yet checkpointed cannot be evicted
+    return False
+
+
+def lift_memory_limit(con: duckdb.DuckDBPyConnection) -> None:
+    """DuckDB's default memory limit (80% of RAM) again."""
+    con.execute("RESET memory_limit")
+
+
+@contextlib.contextmanager
+def memory_limited(con: duckdb.DuckDBPyConnection, mb: int) -> Iterator[bool]:
+    """``limit_memory`` for the block (whether it could be set), DuckDB's default limit after it.
+
+    A block that fails may leave the transaction aborted, which refuses the reset too: its own error is
+    the one that propagates (a new transaction starts with the connection's settings anyway).
+    """
+    ok = False
+    try:
+        yield limit_memory(con, mb)
+        ok = True
+    finally:
+        if ok:
+            lift_memory_limit(con)
+        else:
+            with contextlib.suppress(duckdb.Error):
+                lift_memory_limit(con)
+
+
 def release_memory(con: duckdb.DuckDBPyConnection, keep_mb: int) -> None:
     """Checkpoint, shrink DuckDB's memory to about ``keep_mb`` MB, then reset its limit to the default.
 
@@ -200,11 +243,11 @@ def release_memory(con: duckdb.DuckDBPyConnection, keep_mb: int) -> None:
     """
     con.execute("CHECKPOINT")
     try:
-        con.execute("SET memory_limit = ?", [f"{keep_mb}MB"])
+        con.execute("SET memory_limit = ?", [f"{keep_mb}MiB"])
     except duckdb.OutOfMemoryException:
         pass  # more is pinned than keep_mb: DuckDB evicted what it could and refused the limit
     finally:
-        con.execute("RESET memory_limit")
+        lift_memory_limit(con)
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -265,17 +308,35 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[Mapping[s
         _insert_frame(con, table, pd.DataFrame.from_records(list(rows), columns=columns))
 
 
+@contextlib.contextmanager
+def _registered(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> Iterator[None]:
+    """``frame`` visible to SQL as ``name`` within the block.
+
+    After a statement fails (out of memory, a constraint) DuckDB has aborted the transaction and refuses
+    everything but a rollback, unregistering included: the error that aborted it is the one to propagate,
+    and the caller's rollback ends the transaction.
+    """
+    con.register(name, frame)
+    ok = False
+    try:
+        yield
+        ok = True
+    finally:
+        if ok:
+            con.unregister(name)
+        else:
+            with contextlib.suppress(duckdb.Error):
+                con.unregister(name)
+
+
 def _insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
     # DuckDB infers an object column's type from a sample of rows: a list column whose sampled rows are
     # all empty becomes NULL[] and the batch fails on its first real list; let it look at every row
     con.execute("SET pandas_analyze_sample = ?", [max(len(frame), 1)])
-    con.register("_batch", frame)
-    try:
+    with _registered(con, "_batch", frame):
         cols = ", ".join(f'"{c}"' for c in frame.columns)
         con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _batch")  # names are ours, not user input
-    finally:
-        con.unregister("_batch")
-        con.execute("RESET pandas_analyze_sample")  # a connection-wide setting: other frames keep the default
+    con.execute("RESET pandas_analyze_sample")  # a connection-wide setting: other frames keep the default
 
 
 def _insert_columns(con: duckdb.DuckDBPyConnection, table: str, columns: Mapping[str, object]) -> None:
@@ -399,11 +460,8 @@ def store_shingles(
         shingle_words=shingle_words, sample_mod=sample_mod
     )
     with transaction(con):
-        con.register("_made", frame)
-        try:
+        with _registered(con, "_made", frame):
             con.execute("DELETE FROM doc_shingles WHERE doc_id IN (SELECT doc_id FROM _made)")
-        finally:
-            con.unregister("_made")
         _insert_frame(con, "doc_shingles", frame)
 
 
@@ -454,8 +512,7 @@ _DEPENDENTS = ("boilerplate", "normalization_edits", "spin_sentences", "timexes"
 def _supersede(con: duckdb.DuckDBPyConnection, doc_ids: Sequence[str], run_id: str, reason: str) -> None:
     if not doc_ids:
         return
-    con.register("_ids", pd.DataFrame({"doc_id": list(doc_ids)}))
-    try:
+    with _registered(con, "_ids", pd.DataFrame({"doc_id": list(doc_ids)})):
         con.execute(
             """INSERT INTO document_versions
                SELECT doc_id, content_sha256, source_path, raw_text, normalized_text, run_id, loaded_at, ?, ?, ?
@@ -465,8 +522,6 @@ def _supersede(con: duckdb.DuckDBPyConnection, doc_ids: Sequence[str], run_id: s
         for table in _DEPENDENTS:
             con.execute(f"DELETE FROM {table} WHERE doc_id IN (SELECT doc_id FROM _ids)")
         con.execute("DELETE FROM documents WHERE doc_id IN (SELECT doc_id FROM _ids)")
-    finally:
-        con.unregister("_ids")
 
 
 def _invalidate_conflicts(con: duckdb.DuckDBPyConnection, run_id: str, doc_ids: Sequence[str]) -> None:
@@ -529,7 +584,25 @@ def load_batch(
 
 
 def load_rows(con: duckdb.DuckDBPyConnection, run_id: str, rows: BatchRows) -> int:
-    """Load the rows of one batch (flows.rows.batch_rows, built where the batch was made) in one transaction."""
+    """Load the rows of one batch (flows.rows.batch_rows, built where the batch was made) in one transaction.
+
+    A batch that needs more memory than the run's limit (``limit_memory``) is rolled back whole and
+    loaded again without the limit, which then applies again if DuckDB can give back what the batch took.
+    """
+    try:
+        return _load_rows(con, run_id, rows)
+    except duckdb.OutOfMemoryException:
+        limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        lift_memory_limit(con)
+        try:
+            return _load_rows(con, run_id, rows)
+        finally:
+            con.execute("CHECKPOINT")
+            with contextlib.suppress(duckdb.OutOfMemoryException):  # more is pinned: the limit stays lifted
+                con.execute("SET memory_limit = ?", [limit])
+
+
+def _load_rows(con: duckdb.DuckDBPyConnection, run_id: str, rows: BatchRows) -> int:
     loaded_at = now()
     with transaction(con):
         present = {
@@ -557,15 +630,12 @@ def load_rows(con: duckdb.DuckDBPyConnection, run_id: str, rows: BatchRows) -> i
 
 def _upsert_entities(con: duckdb.DuckDBPyConnection, entities: Iterable[tuple]) -> None:
     frame = pd.DataFrame.from_records(list(entities), columns=list(ENTITY_COLUMNS))
-    con.register("_ents", frame)
-    try:
+    with _registered(con, "_ents", frame):
         con.execute(
             """INSERT INTO entities SELECT entity_id, name, type, aliases FROM _ents
                ON CONFLICT (entity_id) DO UPDATE SET
                aliases = list_sort(list_distinct(list_concat(entities.aliases, excluded.aliases)))"""
         )
-    finally:
-        con.unregister("_ents")
 
 
 def remove_documents(
@@ -681,13 +751,10 @@ def replace_conflicts(
     kept_keys = pd.DataFrame({"group_key": sorted(set(kept))}, dtype=object)
     fp_rows = [{"group_key": k, "inputs_fp": fp} for k, fp in sorted((fingerprints or {}).items())]
     with transaction(con):
-        con.register("_kept", kept_keys)
-        try:
+        with _registered(con, "_kept", kept_keys):
             stale = "SELECT conflict_id FROM conflicts WHERE group_key NOT IN (SELECT group_key FROM _kept)"
             con.execute(f"DELETE FROM conflict_claims WHERE conflict_id IN ({stale})")  # our SQL, no user input
             con.execute("DELETE FROM conflicts WHERE group_key NOT IN (SELECT group_key FROM _kept)")
-        finally:
-            con.unregister("_kept")
         con.execute("DELETE FROM compared_groups")
         con.execute("DELETE FROM copies")
         con.execute("DELETE FROM pending_reconcile")

@@ -139,8 +139,10 @@ def test_review_survives_reingesting_a_changed_article(seeded, tmp_path):
     assert _q(db, "SELECT count(*) FROM documents WHERE doc_id = ?", [target.name])[0][0] == 1
 
 
-def test_a_small_duckdb_budget_releases_memory_after_loads_and_changes_no_row(prefect_harness, tmp_path, monkeypatch):
-    """Past run.duckdb_budget_mb a load checkpoints and evicts; the warehouse comes out the same."""
+def test_loads_hold_duckdb_to_the_budget_and_a_batch_that_needs_more_still_loads(prefect_harness, tmp_path, monkeypatch):
+    """run.duckdb_budget_mb limits DuckDB while loading; a batch over it loads without the limit; same rows."""
+    import duckdb
+
     from flows import warehouse as wh
     from flows.pipeline import run_pipeline
 
@@ -149,20 +151,38 @@ def test_a_small_duckdb_budget_releases_memory_after_loads_and_changes_no_row(pr
     for p in sorted((Path(__file__).resolve().parent.parent / "raw").glob("*.txt")):
         (raw / p.name).write_bytes(p.read_bytes())
     one_by_one = Settings().override("run", batch_size=1)  # three loads (entities depend on the batching)
+    seen: list[tuple[str, float]] = []  # (memory limit, DuckDB's memory) after each load
+    failed: list[int] = []
+    load, upsert = wh.load_rows, wh._upsert_entities
+
+    def watched(con, run_id, rows):
+        out = load(con, run_id, rows)
+        seen.append((con.execute("SELECT current_setting('memory_limit')").fetchone()[0], wh.memory_mb(con)))
+        return out
+
+    calls = iter(range(100))
+
+    def out_of_memory_every_other_time(con, entities):  # the last step of a batch: its other rows are in
+        if next(calls) % 2 == 0:
+            failed.append(1)
+            raise duckdb.OutOfMemoryException("could not allocate block of size 256.0 KiB")
+        upsert(con, entities)
+
+    monkeypatch.setattr(wh, "load_rows", watched)
     run_pipeline(raw, tmp_path / "default.duckdb", tmp_path / "r1", one_by_one, workers=1)
-    calls: list[float] = []
-    release = wh.release_memory
-
-    def counted(con, keep_mb):
-        calls.append(wh.memory_mb(con))
-        release(con, keep_mb)
-
-    monkeypatch.setattr(wh, "release_memory", counted)
-    summary = run_pipeline(raw, tmp_path / "small.duckdb", tmp_path / "r2", one_by_one.override("run", duckdb_budget_mb=1),
+    assert len(seen) == 3 and all(limit == "256.0 MiB" and mb <= 256 for limit, mb in seen), seen
+    seen.clear()
+    monkeypatch.setattr(wh, "_upsert_entities", out_of_memory_every_other_time)
+    summary = run_pipeline(raw, tmp_path / "retried.duckdb", tmp_path / "r2", one_by_one, workers=1)
+    assert summary.processed == 3 and len(failed) == 3
+    assert [limit for limit, _mb in seen] == ["256.0 MiB"] * 3, "the limit applies again after a batch over it"
+    assert _counts(tmp_path / "retried.duckdb") == _counts(tmp_path / "default.duckdb")
+    monkeypatch.setattr(wh, "_upsert_entities", upsert)
+    # a budget too small for anything: the limit is refused, or every batch runs out and loads without it
+    summary = run_pipeline(raw, tmp_path / "tiny.duckdb", tmp_path / "r3", one_by_one.override("run", duckdb_budget_mb=1),
                            workers=1)
     assert summary.processed == 3
-    assert len(calls) >= 4 and all(mb > 1 for mb in calls)  # after each of the 3 loads, then in reconcile
-    assert _counts(tmp_path / "small.duckdb") == _counts(tmp_path / "default.duckdb")
+    assert _counts(tmp_path / "tiny.duckdb") == _counts(tmp_path / "default.duckdb")
 
 
 _OTHER_STORY = {

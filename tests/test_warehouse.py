@@ -157,6 +157,33 @@ def test_release_memory_checkpoints_evicts_and_gives_the_limit_back(db):
         con.execute("SELECT count(DISTINCT s) FROM scratch").fetchone()  # later queries get the old headroom
 
 
+class _RefusingLimits:
+    """A connection whose DuckDB holds more than any limit asked for (it cannot free enough)."""
+
+    def __init__(self) -> None:
+        self.sql: list[str] = []
+
+    def execute(self, sql: str, *_params):
+        self.sql.append(sql.split(" =")[0])
+        if sql.startswith("SET memory_limit"):
+            raise duckdb.OutOfMemoryException("Failed to change memory limit: could not free up enough memory")
+        return self
+
+
+def test_a_memory_limit_applies_within_its_block_or_is_not_set_when_duckdb_cannot_free_enough(db):
+    with wh.connect(db) as con:
+        default = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        with wh.memory_limited(con, 64) as limited:
+            assert limited and con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "64.0 MiB"
+        assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == default
+        with pytest.raises(ConfigError, match="DUCKDB_BUDGET_MB"):
+            wh.limit_memory(con, 0)
+    refusing = _RefusingLimits()
+    with wh.memory_limited(refusing, 64) as limited:
+        assert not limited
+    assert refusing.sql == ["SET memory_limit", "CHECKPOINT", "SET memory_limit", "RESET memory_limit"]
+
+
 def test_reloading_a_changed_file_keeps_one_current_row_and_the_old_version(db):
     with wh.connect(db) as con:
         docs = [_doc("a.txt", TEXT_B)]
@@ -422,3 +449,21 @@ def test_edit_and_claim_ids_stay_unique_without_key_indexes_across_reloads(tmp_p
         claims = con.execute("SELECT count(*), count(DISTINCT claim_id), count(DISTINCT run_id) FROM claims").fetchone()
     assert edits[0] > 50 and edits[0] == edits[1] and edits[2] == 1, edits
     assert claims[0] > 20 and claims[0] == claims[1] and claims[2] == 1, claims
+
+
+def test_a_failed_insert_reports_its_own_error_not_the_aborted_transaction(db):
+    """After a failed statement DuckDB refuses all but a rollback; cleaning up must not mask the cause."""
+    import pandas as pd
+
+    with wh.connect(db) as con:
+        before = _counts_in(con)
+        with pytest.raises(duckdb.ConstraintException, match="NOT NULL"), wh.transaction(con):
+            wh._insert_frame(con, "pending_reconcile", pd.DataFrame({"since_run": [None]}, dtype=object))
+        assert _counts_in(con) == before
+        wh._insert_frame(con, "pending_reconcile", pd.DataFrame({"since_run": ["run-2"]}))  # the connection works on
+        assert _counts_in(con)["pending_reconcile"] == before["pending_reconcile"] + 1
+
+
+def _counts_in(con) -> dict[str, int]:
+    tables = [t for (t,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
+    return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
