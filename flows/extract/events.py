@@ -98,6 +98,12 @@ _PASSIVE_BEFORE = re.compile(
     r"(?:\b(?:was|were|is|are|been|be|being|get|gets|got)\s+(?:(?:also|never|not|just|then|later|since|\w+ly)\s+)*|,\s*)$",
     re.IGNORECASE,
 )
+# a headline's passive without its auxiliary ("Williams arrested for DUI", "Ivo Marn sacked after six
+# defeats"): the verb is followed by an adjunct or ends the clause. Not "on" or "at", which follow active
+# senses too ("fired on the crowd", "fired at the deputy", "killed at least three")
+_BARE_PASSIVE_AFTER = re.compile(
+    r"\s*(?:[.:;!?\u2014]|--|$)|\s+(?:for|in|after|over|amid|following|during|outside|near|as)\b"
+)
 _SLOTS = ("object", "patient", "place", "on", "none")  # what the first name after a predicate's phrase fills
 
 
@@ -449,7 +455,10 @@ def extract_events(ctx: DocContext, settings: ExtractSettings) -> list[Claim]:
                 if obj is not None:
                     # the one it happened to is the subject, as in the passive ("Smith was arrested"); the agent, the object
                     subjects, obj, how = [obj], (subjects[0] if len(subjects) == 1 else None), "patient"
-                elif not _PASSIVE_BEFORE.search(text, max(ca, va - 40), va):
+                elif not (
+                    _PASSIVE_BEFORE.search(text, max(ca, va - 40), va)
+                    or _bare_passive(ctx, subjects, how, va, vb, ce)
+                ):
                     continue  # "police arrested a man", "she fired at them": no one named it happened to
             if not subjects:
                 continue
@@ -492,6 +501,14 @@ def extract_events(ctx: DocContext, settings: ExtractSettings) -> list[Claim]:
                         claim = _inherit_object(ctx, claim, out, ctx.layout.sentences[si - 1], pred.object_from)
                     out.append(claim)
     return out
+
+
+def _bare_passive(ctx: DocContext, subjects: list[Candidate], how: str, va: int, vb: int, ce: int) -> bool:
+    """A headline's passive with no auxiliary: one person named right before the verb, an adjunct or the
+    clause's end right after it ("Jackson arrested on DUI charge")."""
+    if how != "mention" or len(subjects) != 1 or ctx.entity(subjects[0]).type != "PERSON":
+        return False
+    return not ctx.text[subjects[0].end : va].strip() and _BARE_PASSIVE_AFTER.match(ctx.text[vb:ce]) is not None
 
 
 def _slots(ctx: DocContext, pred: Predicate, vb: int, ce: int) -> tuple[Candidate | None, Candidate | None]:
