@@ -302,8 +302,40 @@ def find_candidates(doc_id: str, text: str, layout: Layout, settings: ExtractSet
         cand = Candidate(doc_id, x, y, text[x:y])
         _vote(cand, text, c)
         out.append(cand)
+    if skip is not None and out:
+        out += _named_in_headlines(doc_id, text, [p for p, h in zip(layout.paragraphs, headline, strict=True) if h], out)
     out.sort(key=lambda k: k.start)
     return out
+
+
+def _named_in_headlines(doc_id: str, text: str, lines: list[tuple[int, int]], body: list[Candidate]) -> list[Candidate]:
+    """Mentions in headline lines of the names the body uses ("Chargers Jamal Williams arrested for DUI",
+    whose body names Jamal Williams): a headline's capitals mark no names of their own. Longest first, no
+    overlaps; their type comes from the body's mentions of the same name.
+
+    One word counts only as a surname the body gives in full ("Williams") or when its own capitals set it
+    apart ("AMD", "SeaMicro"): a headline capitalises "Greek" or "Police" whatever the body makes of them.
+    """
+    full = [cand.text for cand in body if " " in cand.text]
+    words = {cand.text for cand in body if " " not in cand.text and any(ch.isupper() for ch in cand.text[1:])}
+    names = sorted({*full, *words, *(t.rsplit(" ", 1)[1] for t in full)}, key=lambda t: (-len(t), t))
+    found: list[Candidate] = []
+    for a, b in lines:
+        taken: list[tuple[int, int]] = []
+        for name in names:
+            x = text.find(name, a, b)
+            while x >= 0:
+                y = x + len(name)
+                whole = not _is_word_char(text[x - 1 : x]) and not _is_word_char(text[y : y + 1])
+                if whole and not any(p < y and x < q for p, q in taken):
+                    taken.append((x, y))
+                    found.append(Candidate(doc_id, x, y, name))
+                x = text.find(name, y, b)
+    return found
+
+
+def _is_word_char(ch: str) -> bool:
+    return bool(ch) and (ch.isalnum() or ch in "_-")
 
 
 _MINOR = frozenset(["a", "an", "the", "of", "and", "or", "in", "on", "at", "to", "for", "with", "from", "by", "as", "but", "vs"])

@@ -102,7 +102,7 @@ _PASSIVE_BEFORE = re.compile(
 # defeats"): the verb is followed by an adjunct or ends the clause. Not "on" or "at", which follow active
 # senses too ("fired on the crowd", "fired at the deputy", "killed at least three")
 _BARE_PASSIVE_AFTER = re.compile(
-    r"\s*(?:[.:;!?\u2014]|--|$)|\s+(?:for|in|after|over|amid|following|during|outside|near|as)\b"
+    r"\s*(?:[.:;!?\u2014]|--|$)|\s+(?:for|in|after|over|amid|following|during|outside|near|as)\b", re.IGNORECASE
 )
 _SLOTS = ("object", "patient", "place", "on", "none")  # what the first name after a predicate's phrase fills
 
