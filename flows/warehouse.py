@@ -217,7 +217,7 @@ def memory_limited(con: duckdb.DuckDBPyConnection, mb: int) -> Iterator[bool]:
     """``limit_memory`` for the block (whether it could be set), DuckDB's default limit after it.
 
     A block that fails may leave the transaction aborted, which refuses the reset too: its own error is
-    the one that propagates (a new transaction starts with the connection's settings anyway).
+    the one that propagates (the run is failing then, and its connection closes).
     """
     ok = False
     try:
@@ -594,12 +594,11 @@ def load_rows(con: duckdb.DuckDBPyConnection, run_id: str, rows: BatchRows) -> i
     except duckdb.OutOfMemoryException:
         limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
         lift_memory_limit(con)
-        try:
-            return _load_rows(con, run_id, rows)
-        finally:
-            con.execute("CHECKPOINT")
-            with contextlib.suppress(duckdb.OutOfMemoryException):  # more is pinned: the limit stays lifted
-                con.execute("SET memory_limit = ?", [limit])
+    n_claims = _load_rows(con, run_id, rows)
+    con.execute("CHECKPOINT")  # rows not yet checkpointed cannot be evicted
+    with contextlib.suppress(duckdb.OutOfMemoryException):  # more is pinned: the limit stays lifted
+        con.execute("SET memory_limit = ?", [limit])
+    return n_claims
 
 
 def _load_rows(con: duckdb.DuckDBPyConnection, run_id: str, rows: BatchRows) -> int:

@@ -505,7 +505,7 @@ def extract_events(ctx: DocContext, settings: ExtractSettings) -> list[Claim]:
 
 def _bare_passive(ctx: DocContext, subjects: list[Candidate], how: str, va: int, vb: int, ce: int) -> bool:
     """A headline's passive with no auxiliary: one person named right before the verb, an adjunct or the
-    clause's end right after it ("Jackson arrested on DUI charge")."""
+    clause's end right after it ("Williams arrested for DUI")."""
     if how != "mention" or len(subjects) != 1 or ctx.entity(subjects[0]).type != "PERSON":
         return False
     return not ctx.text[subjects[0].end : va].strip() and _BARE_PASSIVE_AFTER.match(ctx.text[vb:ce]) is not None
