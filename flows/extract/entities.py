@@ -309,12 +309,12 @@ def find_candidates(doc_id: str, text: str, layout: Layout, settings: ExtractSet
 
 
 def _named_in_headlines(doc_id: str, text: str, lines: list[tuple[int, int]], body: list[Candidate]) -> list[Candidate]:
-    """Mentions in headline lines of the names the body uses ("Chargers Jamal Williams arrested for DUI",
-    whose body names Jamal Williams): a headline's capitals mark no names of their own. Longest first, no
+    """Mentions in headline lines of the names the body uses ("Rovers Striker Ivo Marn Arrested After Crash",
+    whose body names Ivo Marn): a headline's capitals mark no names of their own. Longest first, no
     overlaps; their type comes from the body's mentions of the same name.
 
-    One word counts only as a surname the body gives in full ("Williams") or when its own capitals set it
-    apart ("AMD", "SeaMicro"): a headline capitalises "Greek" or "Police" whatever the body makes of them.
+    One word counts only as a surname the body gives in full ("Marn") or when its own capitals set it
+    apart ("NXT", "DataVane"): a headline capitalises "Danish" or "Police" whatever the body makes of them.
     """
     full = [cand.text for cand in body if " " in cand.text]
     words = {cand.text for cand in body if " " not in cand.text and any(ch.isupper() for ch in cand.text[1:])}
@@ -386,7 +386,7 @@ def _vote(cand: Candidate, text: str, c: Cues) -> None:
         v["OUTLET"] += 2
     if nxt and nxt.group(1) in c.speech and len(words) > 1:
         # (a one-word name that speaks is as often an organisation: "Microsoft said"; and a name under an
-        # article is one: "The Pentagon said", "The Red Sox said")
+        # article is one: "The Ministry said", "The Harbor Rovers said")
         v["ORG" if words[0] in ("The", "A", "An") else "PERSON"] += 1
     comma_after = after[:1] == ","  # the age and "City, State" cues start with one
     if comma_after and _AGE_AFTER.match(after):
@@ -479,8 +479,8 @@ def _near(word: str, index: dict[str, list[_Cluster]]) -> list[_Cluster]:
 
 
 def _attach_in_document(cl: _Cluster, by_token: dict[str, list[_Cluster]]) -> None:
-    """Move the mentions of a one-word name to the full name its own document uses ("Williams" -> "Jamal
-    Williams" where that document names him), one document at a time, unless a mention's own context types
+    """Move the mentions of a one-word name to the full name its own document uses ("Marn" -> "Ivo
+    Marn" where that document names him), one document at a time, unless a mention's own context types
     it otherwise; what no document settles stays."""
     moved = []
     by_doc: dict[str, list[_Cluster]] = {}  # the options depend only on the mention's document
@@ -575,10 +575,10 @@ def resolve(candidates: Iterable[Candidate], roles: Iterable[tuple[str, str]], s
             votes.update(m.votes)
             forms.update(m.forms)
         type_ = _best_type(votes)
-        # the fullest name (a leading article adds nothing: "The Nashville" from "The Nashville police"), then the commonest
+        # the fullest name (a leading article adds nothing: "The Brookfield" from "The Brookfield police"), then the commonest
         canonical = max(root.forms, key=lambda f: (len(_ARTICLE.sub("", f).split()), root.forms[f], f))
         if type_ == "PERSON":
-            # "The Obama administration" names Obama: a person's name takes no article
+            # "The Marn administration" names Marn: a person's name takes no article
             canonical = _ARTICLE.sub("", canonical) or canonical
         eid = entity_id(type_, canonical)
         aliases = tuple(sorted(f for f in forms if f != canonical))

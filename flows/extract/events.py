@@ -98,7 +98,7 @@ _PASSIVE_BEFORE = re.compile(
     r"(?:\b(?:was|were|is|are|been|be|being|get|gets|got)\s+(?:(?:also|never|not|just|then|later|since|\w+ly)\s+)*|,\s*)$",
     re.IGNORECASE,
 )
-# a headline's passive without its auxiliary ("Williams arrested for DUI", "Ivo Marn sacked after six
+# a headline's passive without its auxiliary ("Ivo Marn arrested after crash", "Dana Quill sacked after six
 # defeats"): the verb is followed by an adjunct or ends the clause. Not "on" or "at", which follow active
 # senses too ("fired on the crowd", "fired at the deputy", "killed at least three")
 _BARE_PASSIVE_AFTER = re.compile(
@@ -505,7 +505,7 @@ def extract_events(ctx: DocContext, settings: ExtractSettings) -> list[Claim]:
 
 def _bare_passive(ctx: DocContext, subjects: list[Candidate], how: str, va: int, vb: int, ce: int) -> bool:
     """A headline's passive with no auxiliary: one person named right before the verb, an adjunct or the
-    clause's end right after it ("Williams arrested for DUI")."""
+    clause's end right after it ("Ivo Marn arrested after crash")."""
     if how != "mention" or len(subjects) != 1 or ctx.entity(subjects[0]).type != "PERSON":
         return False
     return not ctx.text[subjects[0].end : va].strip() and _BARE_PASSIVE_AFTER.match(ctx.text[vb:ce]) is not None
