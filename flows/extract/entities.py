@@ -38,6 +38,9 @@ _NONSPACE = re.compile(r"\S+")
 _CAP_WORD = re.compile(r"[A-Z][\w\-]*")
 _POSS_CUT = re.compile(r"[" + APOS + r"]s(?=\s)")
 _TAIL_STOP = frozenset(("The", "A", "An", "&", "of", "the"))
+# an organisation's acronym (three to five capitals); two-letter ones are as often a person's initials ("JT Ruiz")
+_ACRONYM = re.compile(r"\b[A-Z]{3,5}\b")
+_LOWER_WORD = re.compile(r"\b[a-z]+\b")
 # a capital after these opens a sentence (a bracket does not: "Jim (John Smith)" shows "John" as a name)
 _INITIAL_BEFORE = re.compile(r"(?:^|[.!?:;\u2026]\s*[\"\u201d\u2019')\]]*\s*|\n\s*|[\"\u201c\u2018]\s*)$")
 
@@ -62,6 +65,7 @@ class Cues:
     roles: frozenset[str]
     suffix: dict[str, str]
     prefix: dict[str, str]
+    inner: dict[str, str]  # closed-class words that make a run a title ("Doctor Who"), never a name
     outlet_words: frozenset[str]
     outlet_after: frozenset[str]
     work_nouns: frozenset[str]
@@ -87,6 +91,7 @@ def cues() -> Cues:
         roles=frozenset(r["word"].lower() for r in person if r["kind"] == "role"),
         suffix={r["word"]: r["type"] for r in types if r["position"] == "suffix"},
         prefix={r["word"]: r["type"] for r in types if r["position"] == "prefix"},
+        inner={r["word"]: r["type"] for r in types if r["position"] == "inner"},
         outlet_words=frozenset(r["cue"] for r in outlets if r["kind"] == "word"),
         outlet_after=frozenset(r["cue"] for r in outlets if r["kind"] == "after"),
         work_nouns=frozenset(work_nouns),
@@ -166,8 +171,15 @@ def _one_word(text: str, a: int, b: int) -> bool:
     return len(parts) == 1 and len(parts[0]) == b - a
 
 
-def _trim(text: str, a: int, b: int, c: Cues, midcaps: set[str], initial: bool, zipf: float, min_name_words: int) -> tuple[int, int]:
-    """Drop leading/trailing words of a capitalised run that are not part of a name."""
+def _trim(
+    text: str, a: int, b: int, c: Cues, midcaps: set[str], initial: bool, zipf: float, min_name_words: int,
+    solo: frozenset[str] = frozenset(),
+) -> tuple[int, int]:
+    """Drop leading/trailing words of a capitalised run that are not part of a name.
+
+    ``solo``: names the document writes on their own (one-word runs that never appear in lowercase); an
+    acronym glued before one of them by a missing comma ("an interview with the BNC Oduya said") is dropped.
+    """
     # most runs are one word: that one without the regex
     words = [(a, b)] if _one_word(text, a, b) else [m.span() for m in _NONSPACE.finditer(text, a, b)]
     if initial and len(words) == 1 and text[words[0][0] : words[0][1]].endswith("ly") and text[b : b + 1] == ",":
@@ -175,7 +187,18 @@ def _trim(text: str, a: int, b: int, c: Cues, midcaps: set[str], initial: bool, 
     while words:
         w = text[words[0][0] : words[0][1]]
         bare = _strip_poss(w)
-        if bare in c.stop or (w in c.offices and len(words) > 1) or (initial and bare not in midcaps and bare not in ("The", "A") and _common(bare, zipf)):
+        if (
+            bare in c.stop
+            or (w in c.offices and len(words) > 1)
+            or (initial and bare not in midcaps and bare not in ("The", "A") and _common(bare, zipf))
+            or (
+                len(words) > 1
+                and _ACRONYM.fullmatch(w)
+                and (last := _strip_poss(text[words[-1][0] : words[-1][1]])) in solo
+                and last not in c.suffix  # "ACME Widget Corp.": an organisation's own name
+                and w.capitalize() not in text  # "PETER Oduya" in a capitalised lead-in is a first name
+            )
+        ):
             words.pop(0)
             initial = False
             continue
@@ -261,6 +284,14 @@ def find_candidates(doc_id: str, text: str, layout: Layout, settings: ExtractSet
         caps = _CAP_WORD.findall(m.group(0))
         midcaps.update(caps[1:] if initial else caps)
     zipf = settings.common_word_zipf
+    # names the document writes without an acronym: the last words of runs that hold none
+    lower = set(_LOWER_WORD.findall(text))
+    solo = frozenset(
+        w for a, b, initial in raw_runs
+        if not (initial and _one_word(text, a, b))  # "Times are hard": a capital that only starts a sentence
+        and not _ACRONYM.search(text, a, b)
+        and (w := _strip_poss(text[a:b].rsplit(None, 1)[-1])).lower() not in lower
+    )
     for a, b, initial in raw_runs:
         if initial and b - a < 16 and " " not in text[a:b] and "\u00a0" not in text[a:b]:
             # one sentence-initial word ("The", "But", "Yesterday"): what _trim would drop, dropped cheaply
@@ -278,7 +309,7 @@ def find_candidates(doc_id: str, text: str, layout: Layout, settings: ExtractSet
                 s = cut + 1
         pieces.append((s, b))
         for k, (x, y) in enumerate(pieces):
-            x, y = _trim(text, x, y, c, midcaps, initial and k == 0, settings.common_word_zipf, settings.office_min_name_words)
+            x, y = _trim(text, x, y, c, midcaps, initial and k == 0, zipf, settings.office_min_name_words, solo)
             y = x + len(_strip_poss(text[x:y]))
             if y - x >= settings.min_name_chars:
                 spans.append((x, y, initial and k == 0 and x == a))
@@ -364,6 +395,10 @@ def _vote(cand: Candidate, text: str, c: Cues) -> None:
         v[c.suffix[words[-1]]] += 2
     if len(words) > 1 and words[0] in c.prefix:
         v[c.prefix[words[0]]] += 1
+    for w in words[1:]:
+        if w in c.inner:
+            v[c.inner[w]] += 3
+            break
     if not c.outlet_words.isdisjoint(words):
         v["OUTLET"] += 2
     before = text[max(0, cand.start - 40) : cand.start]

@@ -54,6 +54,21 @@ def test_a_person_is_named_without_article_and_a_name_under_one_that_speaks_is_a
     assert by_name["The Northfield Rovers"].type == "ORG", entities
 
 
+def test_a_title_holding_a_wh_word_is_a_work_and_a_speaking_union_of_nations_an_organisation() -> None:
+    """Typed a person, "Captain Who" or "Ostrian Nations" could be what a later he or she refers to."""
+    from flows.extract.run import extract_documents
+    from tests.extract.helpers import plain_document
+
+    text = (
+        "Bram Kessel thanked his fans on Sunday.\n"
+        "Kessel left as Captain Who ended its run in May.\n"
+        "The Ostrian Nations said the vote would go ahead.\n"
+    )
+    entities = extract_documents([plain_document("d", text)], ExtractSettings())[0].entities
+    types = {e.name: e.type for e in entities}
+    assert types.get("Captain Who") == "WORK", entities
+    assert types.get("The Ostrian Nations", types.get("Ostrian Nations")) == "ORG", entities
+    assert types.get("Bram Kessel") == "PERSON", entities
 
 def test_a_leading_article_does_not_make_a_name_fuller() -> None:
     from flows.extract.run import extract_documents
