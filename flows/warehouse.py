@@ -628,13 +628,25 @@ def _load_rows(con: duckdb.DuckDBPyConnection, run_id: str, rows: BatchRows) -> 
 
 
 def _upsert_entities(con: duckdb.DuckDBPyConnection, entities: Iterable[tuple]) -> None:
+    """Add a batch's entities; one already stored keeps its row and gains the batch's aliases.
+
+    Merged rows replace the stored ones (delete, then insert) inside the caller's transaction: an
+    ON CONFLICT update of the aliases list failed under a tight memory limit (migration 005).
+    """
     frame = pd.DataFrame.from_records(list(entities), columns=list(ENTITY_COLUMNS))
+    con.execute("SET pandas_analyze_sample = ?", [max(len(frame), 1)])  # see _insert_frame
     with _registered(con, "_ents", frame):
         con.execute(
-            """INSERT INTO entities SELECT entity_id, name, type, aliases FROM _ents
-               ON CONFLICT (entity_id) DO UPDATE SET
-               aliases = list_sort(list_distinct(list_concat(entities.aliases, excluded.aliases)))"""
+            """CREATE OR REPLACE TEMP TABLE _ents_merged AS
+               SELECT n.entity_id, coalesce(o.name, n.name) AS name, coalesce(o.type, n.type) AS type,
+                      list_sort(list_distinct(list_concat(coalesce(o.aliases, []::VARCHAR[]),
+                                                          coalesce(n.aliases::VARCHAR[], []::VARCHAR[])))) AS aliases
+               FROM _ents n LEFT JOIN entities o USING (entity_id)"""
         )
+    con.execute("RESET pandas_analyze_sample")
+    con.execute("DELETE FROM entities WHERE entity_id IN (SELECT entity_id FROM _ents_merged)")
+    con.execute("INSERT INTO entities SELECT entity_id, name, type, aliases FROM _ents_merged")
+    con.execute("DROP TABLE _ents_merged")
 
 
 def remove_documents(

@@ -431,8 +431,9 @@ def test_an_entity_seen_in_two_batches_keeps_its_aliases_sorted_whatever_the_ord
     assert got == [["Fischer", "Fisher", "Jenna"]] * 2
 
 
-def test_edit_and_claim_ids_stay_unique_without_key_indexes_across_reloads(tmp_path):
-    """normalization_edits and claims have no PRIMARY KEY (migration 004): their ids are unique by construction.
+def test_edit_claim_and_entity_ids_stay_unique_without_key_indexes_across_reloads(tmp_path):
+    """normalization_edits and claims (migration 004) and entities (005) have no PRIMARY KEY: their ids are unique
+    by construction, and the loader replaces an entity's row with the merged one.
 
     The seeds, the spun one repaired, loaded twice (the second load replaces every row): each id once.
     """
@@ -442,13 +443,15 @@ def test_edit_and_claim_ids_stay_unique_without_key_indexes_across_reloads(tmp_p
     extractions = extract_documents(docs, SETTINGS.extract)
     with wh.connect(tmp_path / "w.duckdb") as con:
         keyed = {t for (t,) in con.execute("SELECT table_name FROM duckdb_constraints() WHERE constraint_type = 'PRIMARY KEY'").fetchall()}
-        assert not keyed & {"claims", "normalization_edits"} and {"documents", "entities"} <= keyed
+        assert not keyed & {"claims", "normalization_edits", "entities"} and "documents" in keyed
         for run in ("run-1", "run-2"):
             wh.load_batch(con, run, docs, extractions)
         edits = con.execute("SELECT count(*), count(DISTINCT edit_id), count(DISTINCT run_id) FROM normalization_edits").fetchone()
         claims = con.execute("SELECT count(*), count(DISTINCT claim_id), count(DISTINCT run_id) FROM claims").fetchone()
+        entities = con.execute("SELECT count(*), count(DISTINCT entity_id) FROM entities").fetchone()
     assert edits[0] > 50 and edits[0] == edits[1] and edits[2] == 1, edits
     assert claims[0] > 20 and claims[0] == claims[1] and claims[2] == 1, claims
+    assert entities[0] > 10 and entities[0] == entities[1], entities
 
 
 def test_a_failed_insert_reports_its_own_error_not_the_aborted_transaction(db):
