@@ -14,9 +14,9 @@ import bisect
 import hashlib
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from wordfreq import zipf_frequency
 
@@ -173,12 +173,12 @@ def _one_word(text: str, a: int, b: int) -> bool:
 
 def _trim(
     text: str, a: int, b: int, c: Cues, midcaps: set[str], initial: bool, zipf: float, min_name_words: int,
-    solo: frozenset[str] = frozenset(),
+    solo: Callable[[], frozenset[str]] = frozenset,
 ) -> tuple[int, int]:
     """Drop leading/trailing words of a capitalised run that are not part of a name.
 
-    ``solo``: names the document writes on their own (one-word runs that never appear in lowercase); an
-    acronym glued before one of them by a missing comma ("an interview with the BNC Oduya said") is dropped.
+    ``solo()``: names the document writes without an acronym (and never in lowercase); an acronym glued
+    before one of them by a missing comma ("an interview with the BNC Oduya said") is dropped.
     """
     # most runs are one word: that one without the regex
     words = [(a, b)] if _one_word(text, a, b) else [m.span() for m in _NONSPACE.finditer(text, a, b)]
@@ -194,7 +194,7 @@ def _trim(
             or (
                 len(words) > 1
                 and _ACRONYM.fullmatch(w)
-                and (last := _strip_poss(text[words[-1][0] : words[-1][1]])) in solo
+                and (last := _strip_poss(text[words[-1][0] : words[-1][1]])) in solo()
                 and last not in c.suffix  # "ACME Widget Corp.": an organisation's own name
                 and w.capitalize() not in text  # "PETER Oduya" in a capitalised lead-in is a first name
             )
@@ -284,14 +284,17 @@ def find_candidates(doc_id: str, text: str, layout: Layout, settings: ExtractSet
         caps = _CAP_WORD.findall(m.group(0))
         midcaps.update(caps[1:] if initial else caps)
     zipf = settings.common_word_zipf
-    # names the document writes without an acronym: the last words of runs that hold none
-    lower = set(_LOWER_WORD.findall(text))
-    solo = frozenset(
-        w for a, b, initial in raw_runs
-        if not (initial and _one_word(text, a, b))  # "Times are hard": a capital that only starts a sentence
-        and not _ACRONYM.search(text, a, b)
-        and (w := _strip_poss(text[a:b].rsplit(None, 1)[-1])).lower() not in lower
-    )
+
+    @cache
+    def solo() -> frozenset[str]:
+        """Names the document writes without an acronym: the last words of runs that hold none (made on first use)."""
+        lower = set(_LOWER_WORD.findall(text))
+        return frozenset(
+            w for a, b, initial in raw_runs
+            if not (initial and _one_word(text, a, b))  # "Times are hard": a capital that only starts a sentence
+            and not _ACRONYM.search(text, a, b)
+            and (w := _strip_poss(text[a:b].rsplit(None, 1)[-1])).lower() not in lower
+        )
     for a, b, initial in raw_runs:
         if initial and b - a < 16 and " " not in text[a:b] and "\u00a0" not in text[a:b]:
             # one sentence-initial word ("The", "But", "Yesterday"): what _trim would drop, dropped cheaply
