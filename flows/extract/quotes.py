@@ -38,10 +38,10 @@ _NAME = r"[A-Z][\w.'\u2019\-]*(?:[ \u00a0](?:[A-Z][\w.'\u2019\-]*|of|the)){0,5}"
 
 
 def _speaker_re(roles: str) -> str:
-    """The speaker group: a name (after optional role nouns: "chairman Victor Hale", "Acme chief executive
-    Sarah Lin"), an appositive ("Her spokesman, Daniel Ortiz,"), a pronoun or a short noun phrase."""
+    """The speaker group: a name (after optional role nouns, which may have modifiers: "chairman Victor Hale",
+    "Acme chief executive Sarah Lin", "Acme senior threat researcher Ivo Lind"), an appositive ("Her spokesman, Daniel Ortiz,"), a pronoun or a short noun phrase."""
     return (
-        rf"(?P<spk>(?:(?:[A-Z][\w.'\u2019\-]*\s+){{0,3}}(?:(?:{roles})\s+){{1,2}})?{_NAME}"
+        rf"(?P<spk>(?:(?:[A-Z][\w.'\u2019\-]*\s+){{0,3}}(?:[a-z][\w\-]*\s+){{0,2}}?(?:(?:{roles})\s+){{1,2}})?{_NAME}"
         rf"|(?:[Hh]er|[Hh]is|[Tt]heir|[Tt]he|[Aa]n?)\s+(?:[a-z]+\s+)?(?:{roles}),\s+{_NAME},"
         r"|[Hh]e|[Ss]he|[Tt]hey|[Hh]er [a-z]+|[Hh]is [a-z]+|(?:[Tt]he|[Aa]n?) [a-z]+(?: [a-z]+)?)"
     )
