@@ -260,3 +260,23 @@ def test_the_table_format_aligns_text_left_and_numbers_right_and_cuts_long_value
     assert "x" * 79 + "…" in second and "tail" not in second
     assert "['agree', 'conflict']" in first
     assert third.startswith(" " * len("x" * 79 + "…"))  # NULL text: blank
+
+
+def test_prefects_own_error_logs_stay_off_stderr_so_an_interrupted_run_ends_in_one_line(capfd):
+    """A SIGTERM that lands while a flow runs made Prefect's engine log a crash line before ours (a flaky
+    test_a_run_stopped_by_sigterm_ends_in_order); with --debug everything is shown, so this is the default."""
+    import logging
+
+    import flows.pipeline  # noqa: F401  (configures Prefect's logging as a run does)
+
+    before = {name: logging.getLogger(name).level for name in cli.PREFECT_ERROR_LOGGERS}
+    try:
+        cli.quiet_prefect_errors()
+        capfd.readouterr()
+        logging.getLogger("prefect.engine").error("Crash detected! Execution was aborted by a termination signal.")
+        logging.getLogger("prefect.flow_runs").error("Finished in state Failed")
+        out, err = capfd.readouterr()
+    finally:
+        for name, level in before.items():
+            logging.getLogger(name).setLevel(level)
+    assert "Crash detected" not in out + err and "Finished in state" not in out + err
