@@ -312,8 +312,11 @@ def _absorb(summary: RunSummary, quarantined: list[Quarantined], res: batch_work
         _add(summary, stage, secs)
 
 
-def _load(con, run_id: str, summary: RunSummary, res: batch_work.BatchResult, wrap: Callable) -> None:
+def _load(con, run_id: str, summary: RunSummary, res: batch_work.BatchResult, wrap: Callable, made_with: str) -> None:
     if res.rows is not None and res.finished:
+        docs = res.rows.tables.get("documents")
+        if docs:
+            docs["processed_with"] = made_with  # one value for every row: the stages' fingerprint
         _n_claims, secs = load_task(con, run_id, wrap(res.rows))
         _add(summary, "load", secs)
         summary.processed += res.finished
@@ -352,7 +355,10 @@ def _run_stages(
     reads, unread = ingest_stage.read_sources(found.files, settings.ingest)
     known = wh.known_documents(con)
     known_q = wh.known_quarantine(con)
-    todo = [r for r in reads if known.get(r.source.source_path) != r.content_sha256]
+    made_with = batch_work.processing_fingerprint(settings)
+    stale = wh.stale_documents(con, made_with)  # loaded by other stage code, rules or settings
+    todo = [r for r in reads if known.get(r.source.source_path) != r.content_sha256 or r.source.source_path in stale]
+    again = sum(1 for r in todo if r.source.source_path in stale and known.get(r.source.source_path) == r.content_sha256)
     del reads
     current = {f.source_path for f in found.files}
     removed = sorted(p for p in known if p not in current)
@@ -365,6 +371,8 @@ def _run_stages(
         f"ingest: {summary.seen} inputs under {raw_dir}: {len(todo)} new or changed ({new_q} new), "
         f"{summary.skipped} unchanged, {len(removed)} removed"
     )
+    if again:
+        say(f"ingest: {again} unchanged files are processed again: the stages' code, rules or settings changed since they were loaded")
     quarantined: list[Quarantined] = list(found.quarantined) + list(unread)
     ahead = max(1, settings.run.batches_ahead * (_POOL._max_workers if _POOL is not None else _workers(settings, None)))
 
@@ -391,10 +399,10 @@ def _run_stages(
             for i, res in enumerate(_in_order(submit, _draining(batches), ahead), 1):
                 _absorb(summary, quarantined, res)
                 spun.extend(res.spun)
-                _load(con, run_id, summary, res, wrap)
+                _load(con, run_id, summary, res, wrap, made_with)
                 say(f"load: batch {i}/{n} committed ({res.finished} documents, {summary.processed} so far)")
             if len(spun):
-                _repair_spun(con, run_id, settings, summary, quarantined, spun, ahead, say, wrap)
+                _repair_spun(con, run_id, settings, summary, quarantined, spun, ahead, say, wrap, made_with)
     t_q = time.perf_counter()
     if removed:
         wh.remove_documents(con, run_id, removed)
@@ -442,7 +450,8 @@ def _run_stages(
 
 
 def _repair_spun(
-    con, run_id, settings: Settings, summary, quarantined, spun: Spool[CleanDocument], ahead: int, say, wrap: Callable
+    con, run_id, settings: Settings, summary, quarantined, spun: Spool[CleanDocument], ahead: int, say, wrap: Callable,
+    made_with: str,
 ) -> None:
     """Repair the spun documents once every clean one is loaded: each batch gets its nearest clean texts."""
     t0 = time.perf_counter()
@@ -468,7 +477,7 @@ def _repair_spun(
     submit = lambda job: finish_task.submit(wrap(job[0]), wrap(job[1]), settings)  # noqa: E731
     for i, res in enumerate(_in_order(submit, jobs(), ahead), 1):
         _absorb(summary, quarantined, res)
-        _load(con, run_id, summary, res, wrap)
+        _load(con, run_id, summary, res, wrap, made_with)
         say(f"load: spun batch {i}/{n} committed ({res.finished} documents, {summary.processed} so far)")
     say(f"repair: {shipped} reference texts shipped")
 
@@ -508,6 +517,8 @@ def unchanged_run(raw_dir: Path, warehouse: Path, report_dir: Path, settings: Se
             return None
         if any(p not in current for p in [*known, *known_q]):
             return None
+        if wh.stale_documents(con, batch_work.processing_fingerprint(settings)):
+            return None  # loaded by other stage code, rules or settings: processed again by a full run
         if wh.reconcile_pending(con):
             return None
         held = con.execute("SELECT source_path, reason, detail, content_sha256, size_bytes FROM quarantine").fetchall()

@@ -352,6 +352,12 @@ def known_documents(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return dict(con.execute("SELECT source_path, content_sha256 FROM documents").fetchall())
 
 
+def stale_documents(con: duckdb.DuckDBPyConnection, fingerprint: str) -> set[str]:
+    """source_path of every current document whose rows another version of the stages made (or none recorded)."""
+    rows = con.execute("SELECT source_path FROM documents WHERE processed_with IS DISTINCT FROM ?", [fingerprint])
+    return {p for (p,) in rows.fetchall()}
+
+
 def known_quarantine(con: duckdb.DuckDBPyConnection) -> dict[str, str | None]:
     """source_path -> content hash of every quarantined input."""
     return dict(con.execute("SELECT source_path, content_sha256 FROM quarantine").fetchall())
@@ -604,15 +610,19 @@ def load_rows(con: duckdb.DuckDBPyConnection, run_id: str, rows: BatchRows) -> i
 def _load_rows(con: duckdb.DuckDBPyConnection, run_id: str, rows: BatchRows) -> int:
     loaded_at = now()
     with transaction(con):
-        present = {
-            d
-            for (d,) in con.execute(
-                "SELECT doc_id FROM documents WHERE doc_id IN (SELECT unnest(?::VARCHAR[]))", [rows.doc_ids]
+        stored = dict(
+            con.execute(
+                "SELECT doc_id, content_sha256 FROM documents WHERE doc_id IN (SELECT unnest(?::VARCHAR[]))", [rows.doc_ids]
             ).fetchall()
-        }
+        )
         if rows.doc_ids:
-            _invalidate_conflicts(con, run_id, sorted(present))
-        _supersede(con, sorted(present), run_id, "changed")
+            _invalidate_conflicts(con, run_id, sorted(stored))
+        docs = rows.tables.get("documents") or {}
+        new_sha = dict(zip(docs.get("doc_id", ()), docs.get("content_sha256", ()), strict=False))
+        # the same bytes loaded again: the stages changed since (processing_fingerprint), not the file
+        again = sorted(d for d, sha in stored.items() if new_sha.get(d) == sha)
+        _supersede(con, sorted(set(stored) - set(again)), run_id, "changed")
+        _supersede(con, again, run_id, "reprocessed")
         for table in _LOAD_ORDER:
             columns = rows.tables.get(table)
             if not columns or not rows.count(table):

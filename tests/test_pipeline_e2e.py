@@ -268,3 +268,33 @@ def test_a_change_compares_only_the_groups_it_touches_and_ends_as_a_full_compare
     compared, unchanged = rerun()
     assert compared >= 1 and unchanged >= 1, (compared, unchanged)
     assert _stored_verdicts(db) != before
+
+
+def test_documents_made_by_other_stage_code_are_processed_again_and_then_left_alone(prefect_harness, tmp_path, monkeypatch):
+    """An upgrade of the stages (code, rules or settings: processing_fingerprint) re-extracts unchanged files
+    once, recording each old version as 'reprocessed'; the run after that is an unchanged one again."""
+    from flows.ops import batch as batch_work
+    from flows.pipeline import run_pipeline
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for p in sorted((Path(__file__).resolve().parent.parent / "raw").glob("*.txt")):
+        (raw / p.name).write_bytes(p.read_bytes())
+    db, reports = tmp_path / "w.duckdb", tmp_path / "reports"
+    first = run_pipeline(raw, db, reports, Settings())
+    made_with = {v for (v,) in _q(db, "SELECT DISTINCT processed_with FROM documents")}
+    assert first.processed == 3 and made_with == {batch_work.processing_fingerprint(Settings())}
+    before = _counts(db)
+
+    monkeypatch.setattr(batch_work, "processing_fingerprint", lambda _settings: "an-upgrade")
+    upgraded = run_pipeline(raw, db, reports, Settings())
+    assert upgraded.processed == 3 and upgraded.skipped == 0
+    assert _q(db, "SELECT reason, count(*) FROM document_versions GROUP BY 1") == [("reprocessed", 3)]
+    assert _q(db, "SELECT DISTINCT processed_with FROM documents") == [("an-upgrade",)]
+    after = _counts(db)
+    assert {t: n for t, n in after.items() if t != "document_versions"} == {
+        t: n for t, n in before.items() if t != "document_versions"
+    }, "the same code under a new fingerprint makes the same rows"
+
+    again = run_pipeline(raw, db, reports, Settings())
+    assert again.processed == 0 and again.skipped == 3 and set(again.stage_seconds) == {"discover"}

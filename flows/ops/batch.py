@@ -12,11 +12,15 @@ and the next run retries it. Imports no Prefect, so pool workers stay small.
 from __future__ import annotations
 
 import gc
+import hashlib
+import importlib.metadata
 import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
 
 from flows import clean as clean_stage
 from flows import ingest as ingest_stage
@@ -28,6 +32,43 @@ from flows.rows import BatchRows, batch_rows
 from flows.settings import Settings
 
 FAILED = "failed"  # quarantine reason of a document a stage raised on
+
+_FLOWS = Path(__file__).resolve().parent.parent
+# what decides a document's rows: the stage code, the rule files (not the benchmark generator's) and the
+# libraries that decode text and give word frequencies
+_STAGE_CODE = ("ingest.py", "clean.py", "records.py", "rows.py", "despin/*.py", "extract/*.py", "rules/*.py")
+_STAGE_RULES = ("rules/*.tsv", "rules/despin/*", "rules/extract/*", "rules/timex/*")
+_STAGE_LIBRARIES = ("beautifulsoup4", "charset-normalizer", "ftfy", "wordfreq")
+
+
+@cache
+def _stage_files_digest() -> str:
+    h = hashlib.sha1()
+    for pattern in (*_STAGE_CODE, *_STAGE_RULES):
+        for path in sorted(_FLOWS.glob(pattern)):
+            if path.is_file():
+                h.update(path.relative_to(_FLOWS).as_posix().encode())
+                h.update(path.read_bytes())
+    for name in _STAGE_LIBRARIES:
+        try:
+            h.update(f"{name}={importlib.metadata.version(name)}".encode())
+        except importlib.metadata.PackageNotFoundError:
+            h.update(f"{name}=none".encode())
+    return h.hexdigest()
+
+
+def processing_fingerprint(settings: Settings) -> str:
+    """A fingerprint of everything that decides a document's rows besides its bytes.
+
+    The settings of the per-document stages (decoding, cleaning, despin, extraction; not size limits or
+    batching), their code and rule files, and the libraries they lean on. A document loaded under another
+    fingerprint is processed again by the next run, as a changed file is.
+    """
+    i = settings.ingest
+    decoding = (i.legacy_encoding, i.legacy_chaos_tolerance, i.multibyte_min_high_byte_share)
+    h = hashlib.sha1(repr((decoding, settings.clean, settings.despin, settings.extract)).encode())
+    h.update(_stage_files_digest().encode())
+    return h.hexdigest()[:16]
 
 
 @dataclass
