@@ -27,6 +27,14 @@ def _counts(db: Path) -> dict[str, int]:
         return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
 
 
+def _seed_folder(raw: Path) -> Path:
+    """A copy of the seed articles in a new folder ``raw``."""
+    raw.mkdir()
+    for p in sorted((Path(__file__).resolve().parent.parent / "raw").glob("*.txt")):
+        (raw / p.name).write_bytes(p.read_bytes())
+    return raw
+
+
 def _q(db: Path, sql: str, params=()):
     with duckdb.connect(str(db), read_only=True) as con:
         return con.execute(sql, list(params)).fetchall()
@@ -38,10 +46,7 @@ def seeded(prefect_harness, tmp_path_factory):
     from flows.pipeline import run_pipeline
 
     root = tmp_path_factory.mktemp("e2e")
-    raw = root / "raw"
-    raw.mkdir()
-    for p in sorted((Path(__file__).resolve().parent.parent / "raw").glob("*.txt")):
-        (raw / p.name).write_bytes(p.read_bytes())
+    raw = _seed_folder(root / "raw")
     db, reports = root / "recon.duckdb", root / "reports"
     summary = run_pipeline(raw, db, reports, Settings())
     return raw, db, reports, summary
@@ -146,10 +151,7 @@ def test_loads_hold_duckdb_to_the_budget_and_a_batch_that_needs_more_still_loads
     from flows import warehouse as wh
     from flows.pipeline import run_pipeline
 
-    raw = tmp_path / "raw"
-    raw.mkdir()
-    for p in sorted((Path(__file__).resolve().parent.parent / "raw").glob("*.txt")):
-        (raw / p.name).write_bytes(p.read_bytes())
+    raw = _seed_folder(tmp_path / "raw")
     one_by_one = Settings().override("run", batch_size=1)  # three loads (entities depend on the batching)
     seen: list[tuple[str, float]] = []  # (memory limit, DuckDB's memory) after each load
     failed: list[int] = []
@@ -237,10 +239,7 @@ def test_a_change_compares_only_the_groups_it_touches_and_ends_as_a_full_compare
     group of the warehouse's claims afresh gives."""
     from flows.pipeline import run_pipeline
 
-    raw = tmp_path / "raw"
-    raw.mkdir()
-    for p in sorted((Path(__file__).resolve().parent.parent / "raw").glob("*.txt")):
-        (raw / p.name).write_bytes(p.read_bytes())
+    raw = _seed_folder(tmp_path / "raw")
     for name, text in _OTHER_STORY.items():
         (raw / name).write_text(text, encoding="utf-8")
     db, reports = tmp_path / "w.duckdb", tmp_path / "reports"
@@ -276,10 +275,7 @@ def test_documents_made_by_other_stage_code_are_processed_again_and_then_left_al
     from flows.ops import batch as batch_work
     from flows.pipeline import run_pipeline
 
-    raw = tmp_path / "raw"
-    raw.mkdir()
-    for p in sorted((Path(__file__).resolve().parent.parent / "raw").glob("*.txt")):
-        (raw / p.name).write_bytes(p.read_bytes())
+    raw = _seed_folder(tmp_path / "raw")
     db, reports = tmp_path / "w.duckdb", tmp_path / "reports"
     first = run_pipeline(raw, db, reports, Settings())
     made_with = {v for (v,) in _q(db, "SELECT DISTINCT processed_with FROM documents")}
