@@ -514,7 +514,7 @@ def _stdout_closed() -> bool:
 
 # Prefect logs a failed flow or task with its traceback, whatever PREFECT_LOGGING_LEVEL says, and its
 # engine logs "Crash detected! Execution was aborted by a termination signal." when a SIGTERM lands while
-# a flow runs (about one stop in a dozen of tests/reliability's; the rest land outside Prefect's handler)
+# its own handler is installed (about one SIGTERM in a dozen in tests/reliability; the rest land in ours)
 PREFECT_ERROR_LOGGERS = ("prefect.flow_runs", "prefect.task_runs", "prefect.engine")
 
 

@@ -199,7 +199,7 @@ def limit_memory(con: duckdb.DuckDBPyConnection, mb: int) -> bool:
         raise ConfigError(f"RECON_RUN_DUCKDB_BUDGET_MB must be a whole number of MB, 1 or more, not {mb!r}")
     for attempt in range(2):
         try:
-            con.execute(f"SET memory_limit = '{mb}MiB'")  # an int we checked: SET takes no parameters
+            con.execute("SET memory_limit = ?", [f"{mb}MiB"])
             return True
         except duckdb.OutOfMemoryException:
             if attempt == 0:
@@ -224,11 +224,8 @@ def memory_limited(con: duckdb.DuckDBPyConnection, mb: int) -> Iterator[bool]:
         yield limit_memory(con, mb)
         ok = True
     finally:
-        if ok:
+        with contextlib.nullcontext() if ok else contextlib.suppress(duckdb.Error):
             lift_memory_limit(con)
-        else:
-            with contextlib.suppress(duckdb.Error):
-                lift_memory_limit(con)
 
 
 def release_memory(con: duckdb.DuckDBPyConnection, keep_mb: int) -> None:
@@ -309,34 +306,35 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[Mapping[s
 
 
 @contextlib.contextmanager
-def _registered(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> Iterator[None]:
+def _registered(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame, typed_from_all_rows: bool = False,
+                ) -> Iterator[None]:
     """``frame`` visible to SQL as ``name`` within the block.
 
+    ``typed_from_all_rows``: DuckDB infers an object column's type from a sample of rows, and a list
+    column whose sampled rows are all empty becomes NULL[], failing on its first real list; this makes it
+    look at every row (a connection-wide setting, reset after the block).
     After a statement fails (out of memory, a constraint) DuckDB has aborted the transaction and refuses
     everything but a rollback, unregistering included: the error that aborted it is the one to propagate,
     and the caller's rollback ends the transaction.
     """
+    if typed_from_all_rows:
+        con.execute("SET pandas_analyze_sample = ?", [max(len(frame), 1)])
     con.register(name, frame)
     ok = False
     try:
         yield
         ok = True
     finally:
-        if ok:
+        with contextlib.nullcontext() if ok else contextlib.suppress(duckdb.Error):
             con.unregister(name)
-        else:
-            with contextlib.suppress(duckdb.Error):
-                con.unregister(name)
+            if typed_from_all_rows:
+                con.execute("RESET pandas_analyze_sample")
 
 
 def _insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
-    # DuckDB infers an object column's type from a sample of rows: a list column whose sampled rows are
-    # all empty becomes NULL[] and the batch fails on its first real list; let it look at every row
-    con.execute("SET pandas_analyze_sample = ?", [max(len(frame), 1)])
-    with _registered(con, "_batch", frame):
+    with _registered(con, "_batch", frame, typed_from_all_rows=True):
         cols = ", ".join(f'"{c}"' for c in frame.columns)
         con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _batch")  # names are ours, not user input
-    con.execute("RESET pandas_analyze_sample")  # a connection-wide setting: other frames keep the default
 
 
 def _insert_columns(con: duckdb.DuckDBPyConnection, table: str, columns: Mapping[str, object]) -> None:
@@ -644,8 +642,7 @@ def _upsert_entities(con: duckdb.DuckDBPyConnection, entities: Iterable[tuple]) 
     ON CONFLICT update of the aliases list failed under a tight memory limit (migration 005).
     """
     frame = pd.DataFrame.from_records(list(entities), columns=list(ENTITY_COLUMNS))
-    con.execute("SET pandas_analyze_sample = ?", [max(len(frame), 1)])  # see _insert_frame
-    with _registered(con, "_ents", frame):
+    with _registered(con, "_ents", frame, typed_from_all_rows=True):
         con.execute(
             """CREATE OR REPLACE TEMP TABLE _ents_merged AS
                SELECT n.entity_id, coalesce(o.name, n.name) AS name, coalesce(o.type, n.type) AS type,
@@ -653,7 +650,6 @@ def _upsert_entities(con: duckdb.DuckDBPyConnection, entities: Iterable[tuple]) 
                                                           coalesce(n.aliases::VARCHAR[], []::VARCHAR[])))) AS aliases
                FROM _ents n LEFT JOIN entities o USING (entity_id)"""
         )
-    con.execute("RESET pandas_analyze_sample")
     con.execute("DELETE FROM entities WHERE entity_id IN (SELECT entity_id FROM _ents_merged)")
     con.execute("INSERT INTO entities SELECT entity_id, name, type, aliases FROM _ents_merged")
     con.execute("DROP TABLE _ents_merged")
