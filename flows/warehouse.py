@@ -722,7 +722,10 @@ def replace_conflicts(
     """
     by_key = {g.group_key: g for g in groups}
     claim_doc = {c.claim_id: c.doc_id for g in groups for c in g.claims}
-    conflict_rows, member_rows = [], []
+    conflict_rows = []
+    # one list per column, not a dict per row: a member row per compared claim (331k at 20,000
+    # articles), and a dict each was about 100 MB of the run's peak
+    members: dict[str, list] = {c: [] for c in ("conflict_id", "claim_id", "doc_id", "position", "trust_weight")}
     at = now()
     seen: set[str] = set()
     for v in verdicts:
@@ -752,15 +755,12 @@ def replace_conflicts(
         )
         for cid in dict.fromkeys(v.claim_ids):
             doc = claim_doc.get(cid)
-            member_rows.append(
-                {
-                    "conflict_id": v.conflict_id,
-                    "claim_id": cid,
-                    "doc_id": doc,
-                    "position": v.positions.get(cid),
-                    "trust_weight": trust.get(doc) if doc else None,
-                }
-            )
+            members["conflict_id"].append(v.conflict_id)
+            members["claim_id"].append(cid)
+            members["doc_id"].append(doc)
+            members["position"].append(v.positions.get(cid))
+            members["trust_weight"].append(trust.get(doc) if doc else None)
+    del claim_doc, by_key
     copy_rows = [
         {"doc_a": c.doc_a, "doc_b": c.doc_b, "shared_ratio": c.shared_ratio, "evidence": c.evidence, "run_id": run_id}
         for c in copies
@@ -777,7 +777,8 @@ def replace_conflicts(
         con.execute("DELETE FROM pending_reconcile")
         _insert(con, "compared_groups", fp_rows, ["group_key", "inputs_fp"])
         _insert(con, "conflicts", conflict_rows, list(conflict_rows[0]) if conflict_rows else [])
-        _insert(con, "conflict_claims", member_rows, ["conflict_id", "claim_id", "doc_id", "position", "trust_weight"])
+        if members["claim_id"]:
+            _insert_columns(con, "conflict_claims", members)
         _insert(con, "copies", copy_rows, ["doc_a", "doc_b", "shared_ratio", "evidence", "run_id"])
 
 
