@@ -19,8 +19,6 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from flows.pipeline import run_pipeline  # noqa: E402
-from flows.settings import load_settings  # noqa: E402
 
 
 def _role(proc: psutil.Process, me: int) -> str:
@@ -38,6 +36,12 @@ def _role(proc: psutil.Process, me: int) -> str:
 
 
 def main() -> None:
+    # imported here, not at the top: the pool's worker processes import this script as their main
+    # module, and a top-level import would load Prefect, DuckDB and pandas into each (about 95 MB),
+    # which `recon run` workers do not carry
+    from flows.pipeline import run_pipeline
+    from flows.settings import load_settings
+
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     raw, interval = Path(sys.argv[1]), float(sys.argv[2]) if len(sys.argv) > 2 else 0.3
