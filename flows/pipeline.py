@@ -54,7 +54,7 @@ from flows import ingest as ingest_stage  # noqa: E402
 from flows import warehouse as wh  # noqa: E402
 from flows.errors import OrchestrationError, ReconError, StrictModeFailure  # noqa: E402
 from flows.ops import batch as batch_work  # noqa: E402
-from flows.ops.refs import ReferenceIndex, select_references  # noqa: E402
+from flows.ops.refs import ReferenceIndex, reference_ids  # noqa: E402
 from flows.ops.spool import Spool  # noqa: E402
 from flows.reconcile.compare import compare_groups, group_fingerprints  # noqa: E402
 from flows.reconcile.group import group_claims  # noqa: E402
@@ -455,9 +455,12 @@ def _repair_spun(
 ) -> None:
     """Repair the spun documents once every clean one is loaded: each batch gets its nearest clean texts."""
     t0 = time.perf_counter()
-    clean = wh.reference_texts(con, exclude=spun.ids)
+    # the index keeps each clean text's distinctive tokens, not the text: a batch's references are read
+    # back from the warehouse as it is submitted (every clean text held here was 46 MB of the run's
+    # peak at 20,000 articles, and grows with the warehouse)
     per_doc, size = settings.run.references_per_doc, settings.run.spun_batch_size
-    index = ReferenceIndex(clean) if 0 < per_doc < len(clean) else None
+    index = wh.within_budget(con, lambda c: ReferenceIndex(wh.stream_reference_texts(c, exclude=spun.ids)))
+    every = per_doc <= 0 or len(index.ids) <= per_doc  # ship every clean text (small warehouses, or asked for)
     _add(summary, "references", time.perf_counter() - t0)
     n = -(-len(spun) // size)
     say(f"repair: {len(spun)} spun documents in {n} batches")
@@ -469,7 +472,10 @@ def _repair_spun(
         nonlocal shipped
         for batch in spun.batches(size):
             t = time.perf_counter()
-            refs = select_references([(d.doc.doc_id, d.clean_text) for d in batch], clean, per_doc, index)
+            own = [(d.doc.doc_id, d.clean_text) for d in batch]
+            ids = index.ids if every else reference_ids(own, index, per_doc)
+            texts = wh.within_budget(con, wh.texts_of, ids)  # reads under the load's memory limit
+            refs = [texts[i] for i in ids if i in texts]
             _add(summary, "references", time.perf_counter() - t)
             shipped += len(refs)
             yield batch, refs

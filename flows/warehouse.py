@@ -15,9 +15,10 @@ import json
 import os
 import re
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import pandas as pd
@@ -44,6 +45,8 @@ READ_PRAGMAS = {
 }  # fmt: skip
 _LEADING_WORD = re.compile(r"^\s*(?:PRAGMA|CALL)\s+([A-Za-z_][A-Za-z0-9_]*)", re.IGNORECASE)
 _EXPLAIN_ANALYZE = re.compile(r"^\s*EXPLAIN\s+ANALY[SZ]E\s+(.*)$", re.IGNORECASE | re.DOTALL)
+
+T = TypeVar("T")
 
 
 
@@ -361,11 +364,19 @@ def known_quarantine(con: duckdb.DuckDBPyConnection) -> dict[str, str | None]:
     return dict(con.execute("SELECT source_path, content_sha256 FROM quarantine").fetchall())
 
 
+_REFERENCES = "SELECT doc_id, normalized_text FROM documents WHERE NOT coalesce(is_spun, false)"
+
+
 def reference_texts(con: duckdb.DuckDBPyConnection, exclude: Iterable[str] = ()) -> dict[str, str]:
     """doc_id -> normalized_text of current documents that are not spun (despin references)."""
     skip = set(exclude)
-    rows = con.execute("SELECT doc_id, normalized_text FROM documents WHERE NOT coalesce(is_spun, false)").fetchall()
-    return {d: t for d, t in rows if d not in skip}
+    return {d: t for d, t in con.execute(_REFERENCES).fetchall() if d not in skip}
+
+
+def stream_reference_texts(con: duckdb.DuckDBPyConnection, exclude: Iterable[str] = ()) -> Iterator[tuple[str, str]]:
+    """(doc_id, normalized_text) of reference_texts() a few thousand rows at a time, on a cursor of its own."""
+    skip = set(exclude)
+    return ((d, t) for d, t in _stream(con, _REFERENCES) if d not in skip)
 
 
 _UNIQUE_CLAIM_COLUMNS = frozenset({"claim_id"})  # every other column's values repeat across claims
@@ -587,22 +598,31 @@ def load_batch(
     return load_rows(con, run_id, batch_rows(docs, extractions))
 
 
+def within_budget(con: duckdb.DuckDBPyConnection, fn: Callable[..., T], *args: object) -> T:
+    """``fn(con, *args)`` under the memory limit the run set (``limit_memory``); if it needs more, again without it.
+
+    The limit then applies again if DuckDB can give back what the call took. ``fn`` must be safe to
+    repeat after failing: one transaction, or reads.
+    """
+    try:
+        return fn(con, *args)
+    except duckdb.OutOfMemoryException:
+        limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        lift_memory_limit(con)
+    out = fn(con, *args)
+    con.execute("CHECKPOINT")  # rows not yet checkpointed cannot be evicted
+    with contextlib.suppress(duckdb.OutOfMemoryException):  # more is pinned: the limit stays lifted
+        con.execute("SET memory_limit = ?", [limit])
+    return out
+
+
 def load_rows(con: duckdb.DuckDBPyConnection, run_id: str, rows: BatchRows) -> int:
     """Load the rows of one batch (flows.rows.batch_rows, built where the batch was made) in one transaction.
 
     A batch that needs more memory than the run's limit (``limit_memory``) is rolled back whole and
-    loaded again without the limit, which then applies again if DuckDB can give back what the batch took.
+    loaded again without the limit (``within_budget``).
     """
-    try:
-        return _load_rows(con, run_id, rows)
-    except duckdb.OutOfMemoryException:
-        limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
-        lift_memory_limit(con)
-    n_claims = _load_rows(con, run_id, rows)
-    con.execute("CHECKPOINT")  # rows not yet checkpointed cannot be evicted
-    with contextlib.suppress(duckdb.OutOfMemoryException):  # more is pinned: the limit stays lifted
-        con.execute("SET memory_limit = ?", [limit])
-    return n_claims
+    return within_budget(con, _load_rows, run_id, rows)
 
 
 def _load_rows(con: duckdb.DuckDBPyConnection, run_id: str, rows: BatchRows) -> int:

@@ -1,6 +1,7 @@
 """Which clean reference texts a batch of spun documents is shipped for its repair.
 
-Needs: the spun documents' texts and every clean text the warehouse holds (doc_id -> text).
+Needs: the spun documents' texts and every clean text the warehouse holds (doc_id -> text), read once
+to build the index; the index keeps tokens and ids, not the texts.
 Adds: for each spun document the ``per_doc`` clean texts that share the most distinctive tokens with
 it (names and numbers, weighted by inverse document frequency), so a repair aligns against the
 articles about the same story instead of receiving the whole corpus (which grows with every run).
@@ -12,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -33,11 +34,13 @@ class ReferenceIndex:
     (1 s at 1,000 articles, 16 s at 5,000).
     """
 
-    def __init__(self, texts: Mapping[str, str]) -> None:
-        self.ids = list(texts)
+    def __init__(self, texts: Mapping[str, str] | Iterable[tuple[str, str]]) -> None:
+        """Index ``texts``: a mapping doc_id -> text, or (doc_id, text) pairs (read once, not kept)."""
+        self.ids = []
         postings: dict[str, list[int]] = defaultdict(list)
-        for i, doc_id in enumerate(self.ids):
-            for tok in _tokens(texts[doc_id]):
+        for i, (doc_id, text) in enumerate(texts.items() if isinstance(texts, Mapping) else texts):
+            self.ids.append(doc_id)
+            for tok in _tokens(text):
                 postings[tok].append(i)
         n = max(len(self.ids), 1)
         self.postings = {tok: np.asarray(p, dtype=np.int64) for tok, p in postings.items()}
@@ -69,6 +72,18 @@ class ReferenceIndex:
         return [self.ids[i] for i in order.tolist() if self.ids[i] != exclude][:k]
 
 
+def reference_ids(spun: Sequence[tuple[str, str]], index: ReferenceIndex, per_doc: int) -> list[str]:
+    """The ids of the references for a batch of (doc_id, text) spun documents: the union of each one's
+    ``per_doc`` nearest indexed texts, in the order first chosen, never a document of the batch."""
+    own = {d for d, _ in spun}
+    chosen: dict[str, None] = {}
+    for doc_id, text in spun:
+        for ref_id in index.nearest(text, per_doc, exclude=doc_id):
+            if ref_id not in own:
+                chosen[ref_id] = None
+    return list(chosen)
+
+
 def select_references(
     spun: Sequence[tuple[str, str]], clean: Mapping[str, str], per_doc: int, index: ReferenceIndex | None = None
 ) -> list[str]:
@@ -80,10 +95,4 @@ def select_references(
     own = {d for d, _ in spun}
     if per_doc <= 0 or len(clean) <= per_doc:
         return [t for d, t in clean.items() if d not in own]
-    index = index or ReferenceIndex(clean)
-    chosen: dict[str, None] = {}
-    for doc_id, text in spun:
-        for ref_id in index.nearest(text, per_doc, exclude=doc_id):
-            if ref_id not in own:
-                chosen[ref_id] = None
-    return [clean[d] for d in chosen]
+    return [clean[d] for d in reference_ids(spun, index or ReferenceIndex(clean), per_doc)]

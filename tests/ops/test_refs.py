@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flows.ops.refs import ReferenceIndex, select_references
+from flows.ops.refs import ReferenceIndex, reference_ids, select_references
 
 CLEAN = {
     "a1": "Mayor Tilda Varga opened the Ostrava bridge in 2019 with 300 guests.",
@@ -29,3 +29,11 @@ def test_selection_is_the_union_per_document_and_never_the_document_itself():
 
 def test_zero_per_doc_ships_every_clean_text():
     assert len(select_references([("x", "anything")], CLEAN, per_doc=0)) == len(CLEAN)
+
+
+def test_an_index_read_once_from_pairs_ranks_as_one_built_from_a_mapping():
+    from_pairs = ReferenceIndex(iter(CLEAN.items()))  # read once, as the pipeline streams the warehouse
+    spun = [("x", "Mayor tilda Varga unveiled the Ostrava crossing in 2019.")]
+    assert from_pairs.ids == list(CLEAN)
+    assert reference_ids(spun, from_pairs, 2) == reference_ids(spun, ReferenceIndex(CLEAN), 2)
+    assert set(reference_ids(spun, from_pairs, 2)) == {"a1", "a2"}
