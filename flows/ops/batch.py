@@ -217,7 +217,7 @@ def init_worker(pid: int, poll_s: float, gen0_threshold: int) -> None:
 def watch_parent(pid: int, poll_s: float) -> None:
     """End this worker when the run that started it is gone (even after kill -9).
 
-    A pool worker waits for work on a pipe its fork server also holds, so it would outlive a killed run.
+    A pool worker blocked on its work queue is not told that the run is gone, so it could outlive a killed run.
     """
 
     def watch() -> None:

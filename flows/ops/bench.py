@@ -209,7 +209,7 @@ class MemoryPeak:
 def peak_rss(poll_s: float) -> Iterator[MemoryPeak]:
     """Sample the memory of this process and all its descendants while inside; yields the running peak.
 
-    The RSS sum counts a page shared by a fork server and its workers once per process, so it
+    The RSS sum counts a page shared by several processes (a library's code) once per process, so it
     overstates what the tree holds; PSS splits each shared page among its sharers.
     """
     me = psutil.Process()
