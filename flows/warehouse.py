@@ -49,7 +49,6 @@ _EXPLAIN_ANALYZE = re.compile(r"^\s*EXPLAIN\s+ANALY[SZ]E\s+(.*)$", re.IGNORECASE
 T = TypeVar("T")
 
 
-
 def now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -744,7 +743,7 @@ def replace_conflicts(
     claim_doc = {c.claim_id: c.doc_id for g in groups for c in g.claims}
     conflict_rows = []
     # one list per column, not a dict per row: a member row per compared claim (331k at 20,000
-    # articles), and a dict each was about 100 MB of the run's peak
+    # articles), and a dict each raised this step's peak by about 80 MB
     members: dict[str, list] = {c: [] for c in ("conflict_id", "claim_id", "doc_id", "position", "trust_weight")}
     at = now()
     seen: set[str] = set()
