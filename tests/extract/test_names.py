@@ -38,16 +38,21 @@ def test_name_trimming(text: str, found: list[str], absent: list[str]) -> None:
         assert name not in names, names
 
 
-def test_a_person_is_named_without_article_and_a_name_under_one_that_speaks_is_an_organisation() -> None:
+def _entities(text: str) -> list:
+    """The entities extraction finds in one plain-text document."""
     from flows.extract.run import extract_documents
     from tests.extract.helpers import plain_document
 
+    return extract_documents([plain_document("d", text)], ExtractSettings())[0].entities
+
+
+def test_a_person_is_named_without_article_and_a_name_under_one_that_speaks_is_an_organisation() -> None:
     text = (
         "The Rev. Ada Morrow, who runs a youth ministry, spoke on Sunday.\n"
         "Morrow, 52, said the shelter would open in May.\n"
         "The Northfield Rovers said they would appeal the fine.\n"
     )
-    entities = extract_documents([plain_document("d", text)], ExtractSettings())[0].entities
+    entities = _entities(text)
     by_name = {e.name: e for e in entities}
     assert "Rev. Ada Morrow" in by_name and by_name["Rev. Ada Morrow"].type == "PERSON", entities
     assert "The Rev. Ada Morrow" in by_name["Rev. Ada Morrow"].aliases
@@ -56,25 +61,20 @@ def test_a_person_is_named_without_article_and_a_name_under_one_that_speaks_is_a
 
 def test_a_title_holding_a_wh_word_is_a_work_and_a_speaking_union_of_nations_an_organisation() -> None:
     """Typed a person, "Captain Who" or "Ostrian Nations" could be what a later he or she refers to."""
-    from flows.extract.run import extract_documents
-    from tests.extract.helpers import plain_document
-
     text = (
         "Bram Kessel thanked his fans on Sunday.\n"
         "Kessel left as Captain Who ended its run in May.\n"
         "The Ostrian Nations said the vote would go ahead.\n"
     )
-    entities = extract_documents([plain_document("d", text)], ExtractSettings())[0].entities
+    entities = _entities(text)
     types = {e.name: e.type for e in entities}
     assert types.get("Captain Who") == "WORK", entities
     assert types.get("The Ostrian Nations", types.get("Ostrian Nations")) == "ORG", entities
     assert types.get("Bram Kessel") == "PERSON", entities
 
-def test_a_leading_article_does_not_make_a_name_fuller() -> None:
-    from flows.extract.run import extract_documents
-    from tests.extract.helpers import plain_document
 
+def test_a_leading_article_does_not_make_a_name_fuller() -> None:
     text = "Ada Quill was born in Halden.\nThe Halden police said little.\nShe left Halden in 1947.\n"
-    entities = extract_documents([plain_document("d", text)], ExtractSettings())[0].entities
+    entities = _entities(text)
     names = {e.name for e in entities}
     assert "Halden" in names and "The Halden" not in names, entities
