@@ -76,13 +76,23 @@ class _UnionFind:
             self.parent[max(a, b)] = min(a, b)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Quote:
     claim: Claim
     speaker: str
     toks: tuple[str, ...]
     content: frozenset[str]
     ngrams: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Statement:
+    """Quotes of one speaker in the same canonical words (copies of one statement): one node of the match graph."""
+
+    speaker: str
+    content: frozenset[str]
+    ngrams: frozenset[str]
+    quotes: list[int]  # indices of its quotes, ascending
 
 
 def _quote_analysis(text: str, lex: Lexicon, settings: ReconcileSettings,
@@ -111,8 +121,8 @@ def _prepare_quotes(claims: Sequence[Claim], lex: Lexicon, settings: ReconcileSe
 _SCORE_CHUNK = 1 << 20  # pairs scored at a time: bounded temporaries
 
 
-def _pair_scores(quotes: list[_Quote], first: np.ndarray, second: np.ndarray, settings: ReconcileSettings,
-                 ) -> np.ndarray:
+def _pair_scores(quotes: Sequence[_Quote | _Statement], first: np.ndarray, second: np.ndarray,
+                 settings: ReconcileSettings) -> np.ndarray:
     """Each pair's match score (first[k], second[k]): overlap coefficient of content words, or 0.0 on no match.
 
     A score depends only on the two speakers and content sets, and copies of one story repeat them,
@@ -238,34 +248,77 @@ def _strongest_first(neg: np.ndarray, ii: np.ndarray, jj: np.ndarray, rules: np.
         yield from zip(neg[part].tolist(), ii[part].tolist(), jj[part].tolist(), names, strict=True)
 
 
+def _statements(quotes: list[_Quote], settings: ReconcileSettings) -> tuple[list[_Statement], list[int]]:
+    """The quotes as statements: those with one speaker and the same canonical words are one node.
+
+    Copies of one story repeat its quotes word for word (177,894 quotes of 20,000 articles said 10,120
+    distinct texts). Two such quotes score 1.0, above the threshold that lets a join be refused, so
+    quote by quote they were joined first whatever else they matched; as one node they are joined by
+    construction, and blocking and scoring run over statements, not over every copy. A text too short to
+    match even itself (``_pair_scores`` of the node with itself is 0.0) joins nothing: its quotes stay
+    one node each. Returns the statements, ordered by their first quote, and each quote's statement.
+    """
+    index: dict[tuple[str, tuple[str, ...]], int] = {}
+    found: list[_Statement] = []
+    for i, q in enumerate(quotes):
+        k = index.setdefault((q.speaker, q.toks), len(found))
+        if k == len(found):
+            found.append(_Statement(q.speaker, q.content, q.ngrams, [i]))
+        else:
+            found[k].quotes.append(i)
+    del index
+    itself = np.arange(len(found), dtype=np.int32)
+    alone = (_pair_scores(found, itself, itself, settings) == 0.0).tolist()
+    nodes: list[_Statement] = []
+    for st, solo in zip(found, alone, strict=True):
+        if solo and len(st.quotes) > 1:
+            nodes.extend(_Statement(st.speaker, st.content, st.ngrams, [i]) for i in st.quotes)
+        else:
+            nodes.append(st)
+    nodes.sort(key=lambda st: st.quotes[0])
+    node_of = [0] * len(quotes)
+    for k, st in enumerate(nodes):
+        for i in st.quotes:
+            node_of[i] = k
+    return nodes, node_of
+
+
 def _cluster_quotes(quotes: list[_Quote], settings: ReconcileSettings) -> list[tuple[list[int], set[str]]]:
+    nodes, node_of = _statements(quotes, settings)
     # blocking: (speaker, content word) and rare word n-grams across speakers; a pair must share a key
     by_speaker_word: dict[tuple[str, str], list[int]] = defaultdict(list)
     by_gram: dict[str, list[int]] = defaultdict(list)
-    for i, q in enumerate(quotes):
-        if q.speaker:
-            for w in q.content:
-                by_speaker_word[(q.speaker, w)].append(i)
-        for g in q.ngrams:
-            by_gram[g].append(i)
+    for k, st in enumerate(nodes):
+        if st.speaker:
+            for w in st.content:
+                by_speaker_word[(st.speaker, w)].append(k)
+        for g in st.ngrams:
+            by_gram[g].append(k)
     # a same-speaker match needs at least this many shared content words, so fewer shared keys is no candidate
     min_shared = min(settings.quote_min_shared_words, settings.quote_min_content_words)
-    n = len(quotes)
+    n = len(nodes)
     speaker_codes = _pair_codes(by_speaker_word.values(), settings.max_block_size, settings.block_pivots, n, min_shared)
     gram_codes = _pair_codes(by_gram.values(), settings.max_block_size, settings.block_pivots, n)
     gram_codes = gram_codes[~np.isin(gram_codes, speaker_codes, assume_unique=True)]
-    del by_speaker_word, by_gram  # a list per key (about 100 MB at 331k claims), under the scoring's peak otherwise
+    del by_speaker_word, by_gram
     uf = _UnionFind(n)
-    by_doc: list[dict[str, list[int]]] = [{q.claim.doc_id: [i]} for i, q in enumerate(quotes)]
-    edge_rules: dict[int, set[str]] = defaultdict(set)
-    frag = _fragment_pairs(quotes, settings)
+    by_doc: list[dict[str, list[int]]] = []
+    for st in nodes:
+        docs: dict[str, list[int]] = {}
+        for i in st.quotes:
+            docs.setdefault(quotes[i].claim.doc_id, []).append(i)
+        by_doc.append(docs)
+    # the rule that joined a statement's copies: the speaker block, or shared n-grams when no speaker is known
+    edge_rules: dict[int, set[str]] = {k: {RULE_SPEAKER if st.speaker else RULE_NGRAM}
+                                       for k, st in enumerate(nodes) if len(st.quotes) > 1}
+    frag = sorted({(node_of[i], node_of[j]) for i, j in _fragment_pairs(quotes, settings) if node_of[i] != node_of[j]})
     codes = np.concatenate((speaker_codes, gram_codes))
     n_speaker = len(speaker_codes)
     del speaker_codes, gram_codes
-    # quote indices fit 32 bits: half the memory of these two and of the edge arrays made from them
+    # statement indices fit 32 bits: half the memory of these two and of the edge arrays made from them
     first, second = (codes // n).astype(np.int32), (codes % n).astype(np.int32)
     del codes
-    score = _pair_scores(quotes, first, second, settings)
+    score = _pair_scores(nodes, first, second, settings)
     hit = score > 0.0
     rules = np.concatenate((np.zeros(len(frag), dtype=np.int64), np.ones(n_speaker, dtype=np.int64),
                             np.full(len(hit) - n_speaker, 2, dtype=np.int64)))[np.concatenate((np.ones(len(frag), bool), hit))]
@@ -275,7 +328,7 @@ def _cluster_quotes(quotes: list[_Quote], settings: ReconcileSettings) -> list[t
     del first, second, score, hit
     scored = _strongest_first(neg, ii, jj, rules)
     # strongest matches first, so a weak link cannot pull a document's other quote into the group
-    version = [0] * len(quotes)  # bumped when a cluster grows, so a refused join is re-checked only then
+    version = [0] * n  # bumped when a cluster grows, so a refused join is re-checked only then
     refused: set[tuple[int, int, int, int]] = set()
     parent = uf.parent
     join_below = settings.same_doc_join_threshold
@@ -307,17 +360,14 @@ def _cluster_quotes(quotes: list[_Quote], settings: ReconcileSettings) -> list[t
             big.setdefault(doc, []).extend(members)
         by_doc[a], by_doc[b] = {}, {}
         by_doc[root] = big
-        edge_rules[i].add(rule)
+        edge_rules.setdefault(i, set()).add(rule)
     clusters: dict[int, list[int]] = defaultdict(list)
     for i in range(len(quotes)):
-        clusters[uf.find(i)].append(i)
-    out = []
-    for members in clusters.values():
-        rules: set[str] = set()
-        for i in members:
-            rules |= edge_rules.get(i, set())
-        out.append((members, rules))
-    return out
+        clusters[uf.find(node_of[i])].append(i)
+    cluster_rules: dict[int, set[str]] = defaultdict(set)
+    for k, found in edge_rules.items():
+        cluster_rules[uf.find(k)] |= found
+    return [(members, cluster_rules.get(root, set())) for root, members in clusters.items()]
 
 
 def _most_common(values: Iterable[str]) -> str:

@@ -256,3 +256,31 @@ def test_group_fingerprints_change_with_every_input_of_the_comparison() -> None:
     assert base != group_fingerprints(groups, {"d1": 1.0, "d2": 1.0}, dataclasses.replace(SETTINGS, quote_medium_diff_ratio=0.9)), "a setting"
     moved = dataclasses.replace(b, confidence=0.5)
     assert base != group_fingerprints(group_claims([a, moved], SETTINGS), {"d1": 1.0, "d2": 1.0}, SETTINGS), "a claim field"
+
+
+def test_copies_of_a_statement_are_scored_once_however_many_documents_carry_them(monkeypatch) -> None:
+    """Word-for-word copies of a statement are one node: the pairs scored do not grow with the copies."""
+    import flows.reconcile.group as group
+
+    scored: list[int] = []
+    real = group._pair_scores
+    monkeypatch.setattr(group, "_pair_scores", lambda nodes, first, *a: scored.append(len(first)) or real(nodes, first, *a))
+    said = "the harbour bridge will close for repairs next spring, the council decided"
+    reworded = "the harbour bridge will shut for repairs next spring, the council decided"
+    claims = [_q(f"c{i}", f"d{i}", "Ann Lee", said if i % 2 else reworded) for i in range(300)]
+    groups = group_claims(claims, SETTINGS)
+    assert [len(g.claims) for g in groups] == [300]
+    assert max(scored) <= 2  # the two wordings with themselves, then with each other: not 300 copies' pairs
+
+
+def test_a_text_too_short_to_match_itself_does_not_join_its_copies() -> None:
+    """Copies become one node only when the text would match itself; a one-word quote stays apart."""
+    from flows.reconcile.group import _prepare_quotes, _statements
+    from flows.reconcile.normalize import load_lexicon
+
+    claims = [_q(f"c{i}", f"d{i}", "Ann Lee", "Absolutely.") for i in range(3)]
+    nodes, node_of = _statements(_prepare_quotes(claims, load_lexicon(SETTINGS), SETTINGS), SETTINGS)
+    assert [n.quotes for n in nodes] == [[0], [1], [2]] and node_of == [0, 1, 2]
+    long = [_q(f"l{i}", f"d{i}", "Ann Lee", "The bridge will close in spring.") for i in range(3)]
+    nodes, node_of = _statements(_prepare_quotes(long, load_lexicon(SETTINGS), SETTINGS), SETTINGS)
+    assert [n.quotes for n in nodes] == [[0, 1, 2]] and node_of == [0, 0, 0]
