@@ -458,12 +458,16 @@ def stream_shingles(
 def stream_unshingled_texts(
     con: duckdb.DuckDBPyConnection, shingle_words: int, sample_mod: int
 ) -> Iterator[tuple[str, str]]:
-    """(doc_id, normalized_text) of current documents without usable stored shingles of these settings."""
-    yield from _stream(
-        con,
-        f"SELECT doc_id, normalized_text FROM documents WHERE doc_id NOT IN ({_USABLE_SHINGLES})",
-        [shingle_words, sample_mod],
-    )  # the SQL is ours; values go as parameters
+    """(doc_id, normalized_text) of current documents without usable stored shingles of these settings.
+
+    The ids first, then the texts of those only: asked for in one query, DuckDB read every text into
+    its cache (about 130 MB at 20,000 articles) to return none when every document has its shingles.
+    """
+    sql = f"SELECT doc_id FROM documents WHERE doc_id NOT IN ({_USABLE_SHINGLES}) ORDER BY doc_id"
+    ids = [d for (d,) in con.execute(sql, [shingle_words, sample_mod]).fetchall()]  # the SQL is ours
+    if ids:
+        yield from _stream(con, "SELECT doc_id, normalized_text FROM documents WHERE doc_id IN (SELECT unnest(?::VARCHAR[]))",
+                           [ids])
 
 
 def store_shingles(
