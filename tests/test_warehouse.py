@@ -398,6 +398,34 @@ def test_report_frames_keep_every_position_and_the_most_trusted_sources_of_each(
         assert list(rows.sort_values("claim_id").claim_id) == sorted(ranked[ranked.position == pos].claim_id[:1])
 
 
+def test_member_rows_inserted_a_slice_at_a_time_are_the_rows_of_one_insert(db, monkeypatch):
+    """conflict_claims rows go in slices (bounded memory); a slice of one verdict, whose positions or trust
+    weights are all missing, changes no row or type."""
+    from flows.records import ClaimGroup, Verdict
+
+    def members(con) -> list[tuple]:
+        return con.execute("SELECT * FROM conflict_claims ORDER BY conflict_id, claim_id").fetchall()
+
+    with wh.connect(db) as con:
+        claims = wh.all_claims(con)
+        assert len(claims) >= 3
+        group = ClaimGroup("g1", "value", "a group", tuple(claims))
+        verdicts = [Verdict(f"c{k}", "g1", "value", "conflict", "high", "s", "e", (c.claim_id,),
+                            positions={c.claim_id: None if k % 2 else str(k)}) for k, c in enumerate(claims)]
+        verdicts.append(Verdict("all", "g1", "value", "conflict", "high", "s", "e", tuple(c.claim_id for c in claims),
+                                positions={c.claim_id: "x" for c in claims}))
+        found, whole = {}, wh._MEMBER_ROWS
+        for trust in ({c.doc_id: 0.5 for c in claims}, {}):
+            for size in (whole, 1):
+                monkeypatch.setattr(wh, "_MEMBER_ROWS", size)
+                wh.replace_conflicts(con, "run-1", [group], verdicts, trust)
+                found[bool(trust), size] = members(con)
+    assert len(found[True, 1]) == 2 * len(claims)
+    assert found[True, 1] == found[True, whole] and found[False, 1] == found[False, whole]
+    assert {r[4] for r in found[True, 1]} == {0.5} and {r[4] for r in found[False, 1]} == {None}
+    assert [r[3] for r in found[True, 1]] == [r[3] for r in found[False, 1]] and None in [r[3] for r in found[True, 1]]
+
+
 def test_report_frames_keep_the_best_supported_positions_and_count_them_all(db):
     """A group with more positions than a card shows keeps those with the most trusted support, and says how many."""
     from flows.records import ClaimGroup, Verdict
