@@ -172,12 +172,13 @@ def test_loads_hold_duckdb_to_the_budget_and_a_batch_that_needs_more_still_loads
 
     monkeypatch.setattr(wh, "load_rows", watched)
     run_pipeline(raw, tmp_path / "default.duckdb", tmp_path / "r1", one_by_one, workers=1)
-    assert len(seen) == 3 and all(limit == "256.0 MiB" and mb <= 256 for limit, mb in seen), seen
+    budget = one_by_one.run.duckdb_budget_mb
+    assert len(seen) == 3 and all(limit == f"{budget}.0 MiB" and mb <= budget for limit, mb in seen), seen
     seen.clear()
     monkeypatch.setattr(wh, "_upsert_entities", out_of_memory_every_other_time)
     summary = run_pipeline(raw, tmp_path / "retried.duckdb", tmp_path / "r2", one_by_one, workers=1)
     assert summary.processed == 3 and len(failed) == 3
-    assert [limit for limit, _mb in seen] == ["256.0 MiB"] * 3, "the limit applies again after a batch over it"
+    assert [limit for limit, _mb in seen] == [f"{budget}.0 MiB"] * 3, "the limit applies again after a batch over it"
     assert _counts(tmp_path / "retried.duckdb") == _counts(tmp_path / "default.duckdb")
     monkeypatch.setattr(wh, "_upsert_entities", upsert)
     # a budget too small for anything: the limit is refused, or every batch runs out and loads without it
