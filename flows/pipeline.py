@@ -227,8 +227,8 @@ def trust_task(con, settings: Settings):
     size, mod = shingle_settings(cfg)
     made = list(text_shingles(wh.stream_unshingled_texts(con, size, mod), cfg))
     shingled = [*made, *((d, *decode_shingles(h, p)) for d, h, p in wh.stream_shingles(con, size, mod))]
-    # the blocks the shingles were read from stay in DuckDB's cache (about 70 MB at 20,000 articles)
-    # through the pairing, which is trust's peak, unless handed back first
+    # the blocks the shingles were read from (their blobs: about 70 MB at 20,000 articles) stay in DuckDB's
+    # cache through the pairing, which is trust's peak, unless handed back first
     wh.release_memory(con, settings.run.release_keep_mb)
     out = shingle_trust(shingled, partial(wh.texts_of, con), wh.spin_scores(con), cfg)
     del shingled
@@ -424,7 +424,7 @@ def _run_stages(
     if reconciled:
         t_r = time.perf_counter()
         # entities left without a mention or claim go before reconcile holds its claims: DuckDB's anti-joins
-        # over every mention took about 120 MB, which on top of reconcile's peak set the run's at 20,000 articles
+        # over every mention took 120-150 MB, which on top of reconcile's peak set the run's at 20,000 articles
         wh.prune_entities(con)
         wh.release_memory(con, settings.run.release_keep_mb)
         # trust first: it streams the texts, keeping only their sampled shingles, before the claims come in

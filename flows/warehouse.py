@@ -805,7 +805,7 @@ def _insert_members(con: duckdb.DuckDBPyConnection, verdicts: Sequence[Verdict],
     """A member row per compared claim (331k at 20,000 articles), inserted a slice at a time.
 
     One list per column, not a dict per row (a dict each raised the step's peak by about 80 MB), and
-    a slice at a time: all at once, the lists and their frame raised reconcile's last step by 90 MB.
+    a slice at a time: all at once, the step rose 148 MB above its start at 20,000 articles, 110 in slices.
     """
     columns = ("conflict_id", "claim_id", "doc_id", "position", "trust_weight")
     members: dict[str, list] = {c: [] for c in columns}

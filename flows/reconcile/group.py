@@ -8,6 +8,8 @@ In the spirit of record-linkage engines (Splink): claims are first *blocked* on 
 (subject + predicate family; quotes on speaker and on shared rare word n-grams), then pairs
 inside a block are *matched* (quotes by content-word overlap after normalizing spelling and
 paraphrase), and matches are clustered as connected components. No all-pairs comparison.
+Quotes of one speaker in the same canonical words (wire copies of one statement) are one node
+before blocking, so the pairs compared grow with the distinct statements, not with the copies.
 """
 
 from __future__ import annotations
