@@ -809,7 +809,7 @@ def _insert_members(con: duckdb.DuckDBPyConnection, verdicts: Sequence[Verdict],
     """
     columns = ("conflict_id", "claim_id", "doc_id", "position", "trust_weight")
     members: dict[str, list] = {c: [] for c in columns}
-    for k, v in enumerate(verdicts):
+    for v in verdicts:
         for cid in dict.fromkeys(v.claim_ids):
             doc = claim_doc.get(cid)
             members["conflict_id"].append(v.conflict_id)
@@ -817,9 +817,11 @@ def _insert_members(con: duckdb.DuckDBPyConnection, verdicts: Sequence[Verdict],
             members["doc_id"].append(doc)
             members["position"].append(v.positions.get(cid))
             members["trust_weight"].append(trust.get(doc) if doc else None)
-        if members["claim_id"] and (len(members["claim_id"]) >= _MEMBER_ROWS or k == len(verdicts) - 1):
+        if len(members["claim_id"]) >= _MEMBER_ROWS:
             _insert_columns(con, "conflict_claims", members)
             members = {c: [] for c in columns}
+    if members["claim_id"]:
+        _insert_columns(con, "conflict_claims", members)
 
 
 REVIEW_DECISIONS = ("accept", "reject", "resolve")

@@ -20,7 +20,6 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-
 def _role(proc: psutil.Process, me: int) -> str:
     if proc.pid == me:
         return "flow process"
