@@ -18,7 +18,6 @@ import gc
 import multiprocessing
 import os
 import sys
-import threading
 import time
 import traceback
 import uuid
@@ -47,6 +46,7 @@ configure_prefect_env()
 
 from prefect import flow, task  # noqa: E402  (environment must be set before Prefect reads it)
 from prefect.cache_policies import NO_CACHE  # noqa: E402
+from prefect.settings import PREFECT_API_URL, temporary_settings  # noqa: E402
 from prefect.utilities.annotations import quote  # noqa: E402
 
 from flows import ingest as ingest_stage  # noqa: E402
@@ -54,6 +54,7 @@ from flows import warehouse as wh  # noqa: E402
 from flows.errors import OrchestrationError, ReconError, StrictModeFailure  # noqa: E402
 from flows.ops import batch as batch_work  # noqa: E402
 from flows.ops.refs import ReferenceIndex, reference_ids  # noqa: E402
+from flows.ops.server import TemporaryServer, temporary_server  # noqa: E402
 from flows.ops.spool import Spool  # noqa: E402
 from flows.reconcile.compare import compare_groups, group_fingerprints  # noqa: E402
 from flows.reconcile.group import group_claims  # noqa: E402
@@ -547,21 +548,16 @@ def unchanged_run(raw_dir: Path, warehouse: Path, report_dir: Path, settings: Se
     return summary
 
 
-def _start_temporary_server() -> threading.Thread | None:
-    """Start Prefect's temporary server in the background when the flow would start one anyway.
+def _temporary_api(settings: Settings) -> TemporaryServer | None:
+    """Start Prefect's temporary server unless an API is configured; the flow waits for it after the workers start.
 
-    It takes seconds to come up; meanwhile the worker processes start. The flow later finds it running
-    (Prefect keeps one temporary server per process).
+    It takes seconds to come up; meanwhile the worker processes start.
     """
-    from prefect.settings import PREFECT_API_URL
+    from prefect.settings import get_current_settings
 
     if PREFECT_API_URL.value():
         return None
-    from prefect.server.api.server import SubprocessASGIServer
-
-    thread = threading.Thread(target=SubprocessASGIServer().start, name="prefect-temporary-server")
-    thread.start()
-    return thread
+    return temporary_server(settings.ops, get_current_settings().to_environment_variables(exclude_unset=True))
 
 
 @contextlib.contextmanager
@@ -571,8 +567,6 @@ def _api_for_dask(settings: Settings, say: Progress) -> Iterator[None]:
     With the temporary server each Dask worker process would start a server of its own (slow), so a
     local server is started on loopback unless one is configured.
     """
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
     from flows.ops.serve import prefect_home
     from flows.ops.server import prefect_api
 
@@ -633,11 +627,14 @@ def run_pipeline(
                 with _api_for_dask(settings, say):
                     summary = flow_fn(*args)
             else:
-                server = _start_temporary_server()
+                server = _temporary_api(settings)
                 with local_pool(_workers(settings, workers), settings.run.gc_gen0_threshold):
-                    if server is not None:
-                        server.join()
-                    summary = flow_fn(*args)
+                    if server is None:
+                        summary = flow_fn(*args)
+                    else:
+                        server.wait_healthy(settings.ops)
+                        with temporary_settings({PREFECT_API_URL: server.api_url}):
+                            summary = flow_fn(*args)
         except ReconError as exc:
             _release_frames(exc)
             raise

@@ -1,12 +1,14 @@
-"""A local Prefect server for scheduling and Dask runs: start it on loopback, wait for health, stop it.
+"""Local Prefect servers: start one on loopback, wait for health, stop it.
 
 Needs: OpsSettings (host, timeouts) and a PREFECT_HOME folder for the server's database.
-Adds: a running ``prefect server start`` subprocess and its API and UI URLs. Imports no Prefect,
-so a caller can start the server and export PREFECT_API_URL before Prefect reads its settings.
+Adds: a running ``prefect server start`` subprocess for scheduling and Dask runs, with its API and UI
+URLs; and the temporary server of a plain run (Prefect's own, started as Prefect starts it). Imports
+no Prefect, so a caller can start a server and export PREFECT_API_URL before Prefect reads its settings.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -158,3 +160,60 @@ def prefect_api(settings: OpsSettings, home: Path = DEFAULT_HOME, say=None) -> I
         os.environ.pop("PREFECT_API_URL", None)
         server.stop(settings.server_stop_timeout_s)
         say("Prefect server stopped")
+
+
+# the app and environment Prefect's own temporary server runs with (prefect.server.api.server.SubprocessASGIServer)
+_TEMPORARY_APP = "prefect.server.api.server:create_app"
+_TEMPORARY_ENV = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+_temporary: TemporaryServer | None = None  # the one temporary server of this process, once started
+
+
+@dataclass
+class TemporaryServer:
+    """Prefect's temporary server (no UI, no scheduler, a SQLite database under PREFECT_HOME) as a child process.
+
+    Prefect starts the same server itself when no PREFECT_API_URL is set, but to do so it imports the
+    whole server package (FastAPI, SQLAlchemy, the API's models: 74 MB) into the calling process,
+    which has no use for it: the flow process then carries it through the run. Started here, the
+    import happens in the server's process only.
+    """
+
+    api_url: str
+    process: subprocess.Popen
+
+    def wait_healthy(self, settings: OpsSettings) -> float:
+        """Block until the API answers; returns the seconds waited (raises OrchestrationError if it exits or times out)."""
+        return wait_healthy(self.api_url, settings.server_start_timeout_s, settings.health_poll_s, self.process)
+
+    def stop(self, timeout_s: float) -> int | None:
+        """SIGTERM, then SIGKILL after timeout_s; returns the exit code."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        return self.process.wait()
+
+
+def temporary_server(settings: OpsSettings, env: dict[str, str]) -> TemporaryServer:
+    """This process's temporary Prefect server, started on first use without waiting for it; stopped at exit.
+
+    ``env``: the Prefect settings the server must share with its client (PREFECT_HOME among them). One
+    server serves every run of the process, as Prefect's own does; ``wait_healthy`` before the first use.
+    """
+    global _temporary
+    if _temporary is not None and _temporary.process.poll() is None:
+        return _temporary
+    host = settings.server_host
+    port = free_port(host)
+    cmd = [sys.executable, "-m", "uvicorn", "--factory", _TEMPORARY_APP, "--host", host, "--port", str(port),
+           "--log-level", "error", "--lifespan", "on"]  # fmt: skip
+    child_env = {k: v for k, v in os.environ.items() if k not in _CLIENT_ONLY_ENV}
+    child_env.update({k: v for k, v in env.items() if k not in _CLIENT_ONLY_ENV})
+    child_env.update(_TEMPORARY_ENV)
+    # in the caller's process group, as Prefect starts it: a signal to the run's group reaches the server too
+    proc = subprocess.Popen(cmd, env=child_env)
+    _temporary = TemporaryServer(f"http://{host}:{port}/api", proc)
+    atexit.register(_temporary.stop, settings.server_stop_timeout_s)
+    return _temporary
