@@ -551,13 +551,11 @@ def unchanged_run(raw_dir: Path, warehouse: Path, report_dir: Path, settings: Se
 def _temporary_api(settings: Settings) -> TemporaryServer | None:
     """Start Prefect's temporary server unless an API is configured; the flow waits for it after the workers start.
 
-    It takes seconds to come up; meanwhile the worker processes start.
+    It takes a second or two to come up; meanwhile the worker processes start.
     """
-    from prefect.settings import get_current_settings
-
     if PREFECT_API_URL.value():
         return None
-    return temporary_server(settings.ops, get_current_settings().to_environment_variables(exclude_unset=True))
+    return temporary_server(settings.ops)
 
 
 @contextlib.contextmanager

@@ -2,8 +2,9 @@
 
 Needs: OpsSettings (host, timeouts) and a PREFECT_HOME folder for the server's database.
 Adds: a running ``prefect server start`` subprocess for scheduling and Dask runs, with its API and UI
-URLs; and the temporary server of a plain run (Prefect's own, started as Prefect starts it). Imports
-no Prefect, so a caller can start a server and export PREFECT_API_URL before Prefect reads its settings.
+URLs; and the temporary server of a plain run (Prefect's own app, on a thread of the run's process).
+Imports no Prefect at module level, so a caller can start a server and export PREFECT_API_URL before
+Prefect reads its settings.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from flows.errors import OrchestrationError
@@ -162,58 +164,90 @@ def prefect_api(settings: OpsSettings, home: Path = DEFAULT_HOME, say=None) -> I
         say("Prefect server stopped")
 
 
-# the app and environment Prefect's own temporary server runs with (prefect.server.api.server.SubprocessASGIServer)
-_TEMPORARY_APP = "prefect.server.api.server:create_app"
-_TEMPORARY_ENV = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+# seconds the temporary server gives open connections (the flow's event stream) to close when the process exits
+_GRACE_S = 2
 _temporary: TemporaryServer | None = None  # the one temporary server of this process, once started
 
 
 @dataclass
 class TemporaryServer:
-    """Prefect's temporary server (no UI, no scheduler, a SQLite database under PREFECT_HOME) as a child process.
+    """Prefect's temporary server (no UI, no services, a SQLite database under PREFECT_HOME) on a thread of this process.
 
-    Prefect starts the same server itself when no PREFECT_API_URL is set, but to do so it imports the
-    whole server package (FastAPI, SQLAlchemy, the API's models: 74 MB) into the calling process,
-    which has no use for it: the flow process then carries it through the run. Started here, the
-    import happens in the server's process only.
+    Prefect starts the same app (``create_app(ephemeral=True)``) under uvicorn in a child process when no
+    PREFECT_API_URL is set. That child re-imported what the flow process had loaded already (Python,
+    pydantic, Prefect's client: 223 MB resident at any size of run), and to start it Prefect imported the
+    server package into the flow process as well (74 MB). Here the app runs on a thread beside the flow:
+    the package is imported once, and the run has one process fewer. The flow reaches it over loopback
+    HTTP as it would any server; the server does little (a few requests per task, and tasks take batches).
     """
 
     api_url: str
-    process: subprocess.Popen
+    server: object  # uvicorn.Server: should_exit ends its loop
+    thread: threading.Thread
+    failure: list[BaseException] = field(default_factory=list)  # what ended the thread early, if anything
 
     def wait_healthy(self, settings: OpsSettings) -> float:
-        """Block until the API answers; returns the seconds waited (raises OrchestrationError if it exits or times out)."""
-        return wait_healthy(self.api_url, settings.server_start_timeout_s, settings.health_poll_s, self.process)
+        """Block until the API answers; returns the seconds waited (raises OrchestrationError if it failed or timed out)."""
+        t0 = time.monotonic()
+        deadline = t0 + settings.server_start_timeout_s
+        while time.monotonic() < deadline:
+            if not self.thread.is_alive():
+                why = f": {type(self.failure[0]).__name__}: {self.failure[0]}" if self.failure else ""
+                raise OrchestrationError(f"Prefect's temporary server at {self.api_url} stopped while starting{why}")
+            if is_healthy(self.api_url):
+                return time.monotonic() - t0
+            time.sleep(settings.health_poll_s)
+        raise OrchestrationError(
+            f"Prefect's temporary server at {self.api_url} was not healthy after {settings.server_start_timeout_s:g} s; "
+            "raise RECON_OPS_SERVER_START_TIMEOUT_S"
+        )
 
-    def stop(self, timeout_s: float) -> int | None:
-        """SIGTERM, then SIGKILL after timeout_s; returns the exit code."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        return self.process.wait()
+    def stop(self, timeout_s: float) -> None:
+        """Ask the server to finish its requests and close its database, and wait for the thread."""
+        self.server.should_exit = True  # type: ignore[attr-defined]
+        self.thread.join(timeout_s)
 
 
-def temporary_server(settings: OpsSettings, env: dict[str, str]) -> TemporaryServer:
+def ephemeral_app():
+    """Prefect's API app as its temporary server builds it: no UI, no background services."""
+    from prefect.server.api.server import create_app
+
+    return create_app(ephemeral=True, final=True)
+
+
+def temporary_server(settings: OpsSettings) -> TemporaryServer:
     """This process's temporary Prefect server, started on first use without waiting for it; stopped at exit.
 
-    ``env``: the Prefect settings the server must share with its client (PREFECT_HOME among them). One
-    server serves every run of the process, as Prefect's own does; ``wait_healthy`` before the first use.
+    One server serves every run of the process, as Prefect's own does; ``wait_healthy`` before the first
+    use, and point PREFECT_API_URL at ``api_url``. The app is built on the server's thread, so a caller
+    can start its worker processes meanwhile.
     """
     global _temporary
-    if _temporary is not None and _temporary.process.poll() is None:
+    if _temporary is not None and _temporary.thread.is_alive():
         return _temporary
+    import uvicorn  # Prefect's own server dependency
+
     host = settings.server_host
     port = free_port(host)
-    cmd = [sys.executable, "-m", "uvicorn", "--factory", _TEMPORARY_APP, "--host", host, "--port", str(port),
-           "--log-level", "error", "--lifespan", "on"]  # fmt: skip
-    child_env = {k: v for k, v in os.environ.items() if k not in _CLIENT_ONLY_ENV}
-    child_env.update({k: v for k, v in env.items() if k not in _CLIENT_ONLY_ENV})
-    child_env.update(_TEMPORARY_ENV)
-    # in the caller's process group, as Prefect starts it: a signal to the run's group reaches the server too
-    proc = subprocess.Popen(cmd, env=child_env)
-    _temporary = TemporaryServer(f"http://{host}:{port}/api", proc)
-    atexit.register(_temporary.stop, settings.server_stop_timeout_s)
-    return _temporary
+    # a factory: uvicorn builds the app (and imports the server package) on the server's thread;
+    # log_config None: uvicorn leaves the process's logging configuration alone
+    config = uvicorn.Config(f"{__name__}:ephemeral_app", factory=True, host=host, port=port, log_level="error",
+                            log_config=None, lifespan="on", timeout_graceful_shutdown=_GRACE_S)  # fmt: skip
+    server = uvicorn.Server(config)
+    temp = TemporaryServer(f"http://{host}:{port}/api", server, threading.Thread())
+
+    def serve() -> None:
+        try:
+            server.run()
+        except BaseException as exc:  # noqa: BLE001  (reported by wait_healthy, which the caller is blocked in)
+            temp.failure.append(exc)
+
+    temp.thread = threading.Thread(target=serve, name="prefect-temporary-server", daemon=True)
+    temp.thread.start()
+    _temporary = temp
+    # stopped while the interpreter can still start threads, which the app's shutdown needs (a plain
+    # atexit handler comes too late: the server then spun until the stop timed out). Prefect's event and
+    # log workers drain on the same hook, and being started after the server, they drain before it stops
+    at_exit = getattr(threading, "_register_atexit", atexit.register)
+    at_exit(temp.stop, settings.server_stop_timeout_s)
+    return temp

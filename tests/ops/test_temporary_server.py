@@ -1,5 +1,5 @@
-"""A plain run with no PREFECT_API_URL starts Prefect's temporary server as a child process, without
-importing the server into the flow's process, and stops it when the process ends."""
+"""A plain run with no PREFECT_API_URL serves Prefect's temporary server on a thread of its own process:
+the flow run is recorded there, no server process is started, and later runs reuse the server."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import psutil
 import pytest
 
 pytestmark = pytest.mark.e2e
@@ -17,23 +16,39 @@ pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 
 RUN = """
-import json, sys
+import asyncio, json, sys
 from pathlib import Path
+import psutil
 from flows.pipeline import run_pipeline
 from flows.ops import server
 from flows.settings import Settings
 
-root = Path(sys.argv[1])
-summary = run_pipeline(Path(sys.argv[2]), root / "recon.duckdb", root / "reports", Settings(), workers=1)
-print(json.dumps({
-    "claims": summary.claims,
-    "server_pid": server._temporary.process.pid,
-    "server_modules": sorted(m for m in sys.modules if m.startswith("prefect.server")),
-}))
+root, raw = Path(sys.argv[1]), Path(sys.argv[2])
+children = []
+def run(name):
+    summary = run_pipeline(raw, root / f"{name}.duckdb", root / name, Settings(), workers=2)
+    cmds = [" ".join(p.cmdline()) for p in psutil.Process().children(recursive=True)]
+    children.append([c for c in cmds if "uvicorn" in c or "prefect" in c])
+    return summary.claims, server._temporary.api_url
+
+(claims, url), (_claims, url_again) = run("first"), run("second")
+
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.sorting import FlowRunSort
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+async def flow_runs():
+    async with get_client() as client:
+        return [(r.name and r.flow_id is not None, r.state_type.value) for r in await client.read_flow_runs(limit=10, sort=FlowRunSort.START_TIME_ASC)]
+
+with temporary_settings({PREFECT_API_URL: url}):
+    runs = asyncio.run(flow_runs())
+print(json.dumps({"claims": claims, "url": url, "url_again": url_again, "runs": runs, "children": children,
+                  "thread": server._temporary.thread.is_alive()}))
 """
 
 
-def test_a_plain_run_starts_the_temporary_server_in_a_child_and_stops_it_at_exit(tmp_path: Path) -> None:
+def test_a_plain_run_serves_the_temporary_server_on_a_thread_and_reuses_it(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API_", "RECON_"))}
     env.update(PREFECT_HOME=str(tmp_path / "prefect"), DO_NOT_TRACK="1", PYTHONPATH=str(REPO))
     proc = subprocess.run(
@@ -43,6 +58,8 @@ def test_a_plain_run_starts_the_temporary_server_in_a_child_and_stops_it_at_exit
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["claims"] > 0
-    # the server package (FastAPI, SQLAlchemy, the API's models) loads in the server's process only
-    assert out["server_modules"] == []
-    assert not psutil.pid_exists(out["server_pid"]) or psutil.Process(out["server_pid"]).status() == psutil.STATUS_ZOMBIE
+    assert out["thread"] and out["url"] == out["url_again"]  # one server per process, as Prefect's own
+    # both flow runs were recorded by the temporary server, and completed
+    assert out["runs"] == [[True, "COMPLETED"], [True, "COMPLETED"]]
+    # no server process was started (Prefect's own would be a uvicorn child running prefect.server)
+    assert out["children"] == [[], []]
