@@ -80,3 +80,22 @@ def test_malformed_rule_file_is_a_rule_error(tmp_path) -> None:
     bad.write_text("variant\tcanonical\n", encoding="utf-8")
     with pytest.raises(RuleError, match="header"):
         load_lexicon(dataclasses.replace(SETTINGS, spelling_rules=str(bad)))
+
+
+def test_common_words_hands_back_the_wordfreq_tables_it_alone_loaded_and_keeps_others():
+    import wordfreq
+
+    from flows.reconcile import normalize
+
+    tables = (wordfreq.top_n_list, wordfreq.get_frequency_dict, wordfreq.get_frequency_list)
+    for cached in (normalize.common_words, *tables):
+        cached.cache_clear()
+    alone = normalize.common_words(5.0)
+    assert {"the", "and", "of"} <= alone and "reconciliation" not in alone
+    assert wordfreq.get_frequency_dict.cache_info().currsize == 0  # reconcile's process keeps no 27 MB table
+    assert wordfreq.get_frequency_list.cache_info().currsize == 0
+
+    normalize.common_words.cache_clear()
+    wordfreq.get_frequency_dict("en")  # a stage in this process uses wordfreq: its tables stay
+    assert normalize.common_words(5.0) == alone
+    assert wordfreq.get_frequency_dict.cache_info().currsize == 1
