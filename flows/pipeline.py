@@ -14,6 +14,7 @@ starting Prefect at all.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import gc
 import multiprocessing
 import os
@@ -162,6 +163,24 @@ def _gc_threshold(gen0: int) -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*before)
+
+
+_M_ARENA_MAX = -8  # glibc's mallopt parameter number for the arena limit (malloc.h)
+
+
+def limit_malloc_arenas(arenas: int) -> bool:
+    """Cap the malloc arenas of this process (glibc); True when the limit was set.
+
+    Applies to arenas made from now on, so it is called before a run starts its threads (the temporary
+    server's, Prefect's, DuckDB's). Elsewhere than glibc, or with ``arenas`` 0, nothing changes.
+    """
+    if arenas <= 0:
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    return mallopt(_M_ARENA_MAX, arenas) == 1
 
 
 def release_pool() -> None:
@@ -611,6 +630,7 @@ def run_pipeline(
 ) -> RunSummary:
     """Run the reconcile flow; ReconErrors pass through, Prefect failures become OrchestrationError."""
     say = progress or (lambda _msg: None)
+    limit_malloc_arenas(settings.run.malloc_arenas)
     summary = unchanged_run(raw_dir, warehouse, report_dir, settings)
     if summary is not None:
         say(f"ingest: {summary.seen} inputs under {raw_dir}, none new, changed or removed: nothing to do")

@@ -269,7 +269,9 @@ class ReportSettings(_Ranged):
 @dataclass(frozen=True)
 class RunSettings(_Ranged):
     section = "run"
-    counts = frozenset({"batch_size", "batches_ahead", "spun_batch_size", "release_keep_mb", "duckdb_budget_mb"})
+    counts = frozenset(
+        {"batch_size", "batches_ahead", "spun_batch_size", "release_keep_mb", "duckdb_budget_mb", "malloc_arenas"}
+    )
 
     batch_size: int = 256  # documents per Prefect task
     lock_timeout_s: float = 30.0  # how long a second writer waits for the warehouse lock
@@ -295,6 +297,10 @@ class RunSettings(_Ranged):
     # allocations between cyclic garbage collections in the worker processes (Python's default: 700);
     # the stages make many small records and few cycles, and collecting less often saves ~20% CPU
     gc_gen0_threshold: int = 20_000
+    # glibc malloc arenas of the run's process (0: glibc's default, 8 per core). The threads of Prefect, its
+    # temporary server and DuckDB each took an arena of their own and kept what they had freed there: 2
+    # lowered the summed peak of a 6,000-article run by 23 MB while reconciling and 9 MB while loading
+    malloc_arenas: int = 2
 
 
 @dataclass(frozen=True)

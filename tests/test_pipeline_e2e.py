@@ -295,3 +295,13 @@ def test_documents_made_by_other_stage_code_are_processed_again_and_then_left_al
 
     again = run_pipeline(raw, db, reports, Settings())
     assert again.processed == 0 and again.skipped == 3 and set(again.stage_seconds) == {"discover"}
+
+
+def test_the_malloc_arena_limit_is_set_in_glibc_and_zero_leaves_the_default():
+    import subprocess
+    import sys
+
+    code = "from flows.pipeline import limit_malloc_arenas as f; print(f(2), f(0))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parent.parent)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["True", "False"]
