@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
-import wordfreq
 from wordfreq import top_n_list, zipf_frequency
 
 from flows.errors import RuleError
-from flows.rules import load_table
+from flows.rules import load_table, wordfreq_for_now
 from flows.settings import ReconcileSettings
 
 _WORD = re.compile(r"[^\W_]++(?:['’][^\W_]++)*+")  # possessive: the same matches, no backtracking state
@@ -199,17 +198,11 @@ def aligned_quote_words(raw: list[str], lex: Lexicon) -> tuple[tuple[str, ...], 
 def common_words(zipf: float, scan: int = 5000) -> frozenset[str]:
     """English words at least this frequent (wordfreq zipf): too common to tell two quotes apart.
 
-    Read once from wordfreq's ranked list: a per-word lookup is slow on large batches. Tables that wordfreq
-    loaded for this alone (its 320,000 English words, 27 MB) are handed back: reconcile needs these few
-    thousand words, and wordfreq would keep the tables cached through the grouping, the run's peak.
-    Tables the process had loaded before (stages running in this process) stay.
+    Read once from wordfreq's ranked list: a per-word lookup is slow on large batches. Reconcile needs
+    these few thousand words, not wordfreq's tables, which would stay through the grouping, its peak.
     """
-    loaded = wordfreq.get_frequency_list.cache_info().currsize or wordfreq.get_frequency_dict.cache_info().currsize
-    words = frozenset(w for w in top_n_list("en", scan) if zipf_frequency(w, "en") >= zipf)
-    if not loaded:
-        for cached in (top_n_list, wordfreq.get_frequency_dict, wordfreq.get_frequency_list):
-            cached.cache_clear()
-    return words
+    with wordfreq_for_now():
+        return frozenset(w for w in top_n_list("en", scan) if zipf_frequency(w, "en") >= zipf)
 
 
 def content_words(toks: Iterable[str], zipf: float) -> frozenset[str]:

@@ -7,13 +7,36 @@ expected on every table so each rule says where it came from and what it matches
 
 from __future__ import annotations
 
+import contextlib
 import csv
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
+
+import wordfreq
 
 from flows.errors import RuleError
 
 RULES_DIR = Path(__file__).resolve().parent
+_WORDFREQ_TABLES = (wordfreq.top_n_list, wordfreq.get_frequency_dict, wordfreq.get_frequency_list)
+
+
+@contextlib.contextmanager
+def wordfreq_for_now() -> Iterator[None]:
+    """wordfreq's tables for the block only: those it loads inside are handed back at the end.
+
+    wordfreq keeps its tables cached for the process (320,000 English words, 27 MB of Python objects).
+    A step that needs a few words once (reconcile's common words, the benchmark's seed names) would
+    otherwise carry them through the run's peak. Tables the process had loaded before (stages running
+    in the same process) stay.
+    """
+    loaded = any(f.cache_info().currsize for f in _WORDFREQ_TABLES[1:])
+    try:
+        yield
+    finally:
+        if not loaded:
+            for cached in _WORDFREQ_TABLES:
+                cached.cache_clear()
 
 
 @cache

@@ -32,6 +32,16 @@ def test_corpus_is_reproducible_and_varies_names_years_and_outlets(tmp_path):
     assert len(outlets) > 5
 
 
+def test_generating_leaves_no_wordfreq_table_in_the_process_it_then_measures(tmp_path):
+    import wordfreq
+
+    for cached in (wordfreq.top_n_list, wordfreq.get_frequency_dict, wordfreq.get_frequency_list):
+        cached.cache_clear()
+    a = _corpus(tmp_path / "a", 10)
+    assert wordfreq.get_frequency_dict.cache_info().currsize == 0  # 27 MB the benchmark's peak would count
+    assert a == _corpus(tmp_path / "b", 10)  # the seed names do not depend on what was cached
+
+
 def test_spun_share_follows_the_setting(tmp_path):
     ops = Settings().ops
     none = Settings().override("ops", bench_spun_share=0.0).ops
