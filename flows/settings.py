@@ -269,9 +269,7 @@ class ReportSettings(_Ranged):
 @dataclass(frozen=True)
 class RunSettings(_Ranged):
     section = "run"
-    counts = frozenset(
-        {"batch_size", "batches_ahead", "spun_batch_size", "release_keep_mb", "duckdb_budget_mb", "malloc_arenas"}
-    )
+    counts = frozenset({"batch_size", "batches_ahead", "spun_batch_size", "release_keep_mb", "duckdb_budget_mb"})
 
     batch_size: int = 256  # documents per Prefect task
     lock_timeout_s: float = 30.0  # how long a second writer waits for the warehouse lock
