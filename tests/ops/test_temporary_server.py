@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -43,8 +44,9 @@ async def flow_runs():
 
 with temporary_settings({PREFECT_API_URL: url}):
     runs = asyncio.run(flow_runs())
+import time
 print(json.dumps({"claims": claims, "url": url, "url_again": url_again, "runs": runs, "children": children,
-                  "thread": server._temporary.thread.is_alive()}))
+                  "thread": server._temporary.thread.is_alive(), "done_at": time.time()}), flush=True)
 """
 
 
@@ -55,8 +57,12 @@ def test_a_plain_run_serves_the_temporary_server_on_a_thread_and_reuses_it(tmp_p
         [sys.executable, "-c", RUN, str(tmp_path), str(REPO / "raw")],
         env=env, cwd=REPO, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
+    exited_at = time.time()
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
+    # the server stops with the process: an exit hook that came too late once left it spinning until
+    # its 20 s stop timeout ran out
+    assert exited_at - out["done_at"] < 10
     assert out["claims"] > 0
     assert out["thread"] and out["url"] == out["url_again"]  # one server per process, as Prefect's own
     # both flow runs were recorded by the temporary server, and completed
