@@ -909,7 +909,7 @@ def report_frames(con: duckdb.DuckDBPyConnection, per_position: int = 0, positio
                       FROM conflict_claims GROUP BY conflict_id) p USING (conflict_id)"""
     ).fetchdf()
     # constant clauses; the limits are parameters. The members shown are chosen on conflict_claims alone,
-    # then joined to their claims and documents: ranked after the join (the conflict_evidence view), every
+    # then joined to the conflict_evidence view for their sentences: ranked on the view itself, every
     # member's sentence and text were joined first, about 290 MB of DuckDB memory at 20,000 articles
     ranked = (
         """JOIN (SELECT conflict_id, coalesce(position, '') AS pkey,
@@ -930,11 +930,11 @@ def report_frames(con: duckdb.DuckDBPyConnection, per_position: int = 0, positio
     evidence = con.execute(
         f"""WITH shown AS (SELECT cc.conflict_id, cc.claim_id, cc.doc_id, cc.position, cc.trust_weight
                            FROM conflict_claims cc {ranked} {keep})
-            SELECT s.conflict_id, s.claim_id, s.doc_id, d.source_path, coalesce(cl.outlet, d.outlet) AS outlet,
-                   s.position, cl.sentence, cl.original_text, d.is_spun, s.trust_weight, cl.time_value, cl.time_start,
-                   cl.time_end, cl.granularity, cl.extractor, cl.confidence, cl.raw_start, cl.raw_end
-            FROM shown s JOIN claims cl USING (claim_id) JOIN documents d ON d.doc_id = s.doc_id
-            ORDER BY s.conflict_id, cl.time_start NULLS LAST, s.doc_id, s.claim_id""",
+            SELECT e.conflict_id, e.claim_id, e.doc_id, e.source_path, e.outlet, e.position, e.sentence,
+                   e.original_text, e.is_spun, e.trust_weight, e.time_value, e.time_start, e.time_end, e.granularity,
+                   e.extractor, e.confidence, e.raw_start, e.raw_end
+            FROM shown s JOIN conflict_evidence e USING (conflict_id, claim_id)
+            ORDER BY e.conflict_id, e.time_start NULLS LAST, e.doc_id, e.claim_id""",
         params,
     ).fetchdf()
     return conflicts, evidence
