@@ -21,7 +21,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,13 +64,22 @@ def is_healthy(api_url: str, timeout_s: float = 2.0) -> bool:
         return False
 
 
-def wait_healthy(api_url: str, timeout_s: float, poll_s: float, process: subprocess.Popen | None = None) -> float:
-    """Poll the health endpoint until it answers; returns the seconds waited, raises on timeout or exit."""
+def wait_healthy(
+    api_url: str, timeout_s: float, poll_s: float, process: subprocess.Popen | None = None,
+    stopped: Callable[[], str | None] | None = None,
+) -> float:
+    """Poll the health endpoint until it answers; returns the seconds waited, raises on timeout or exit.
+
+    ``process``: the server's process, whose exit ends the wait; ``stopped``: for a server that is not a
+    process of its own, says why it stopped (None while it runs).
+    """
     t0 = time.monotonic()
     deadline = t0 + timeout_s
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise OrchestrationError(f"the Prefect server at {api_url} exited with code {process.returncode} while starting")
+        if stopped is not None and (why := stopped()) is not None:
+            raise OrchestrationError(f"the Prefect server at {api_url} stopped while starting{why}")
         if is_healthy(api_url):
             return time.monotonic() - t0
         time.sleep(poll_s)
@@ -188,19 +197,12 @@ class TemporaryServer:
 
     def wait_healthy(self, settings: OpsSettings) -> float:
         """Block until the API answers; returns the seconds waited (raises OrchestrationError if it failed or timed out)."""
-        t0 = time.monotonic()
-        deadline = t0 + settings.server_start_timeout_s
-        while time.monotonic() < deadline:
-            if not self.thread.is_alive():
-                why = f": {type(self.failure[0]).__name__}: {self.failure[0]}" if self.failure else ""
-                raise OrchestrationError(f"Prefect's temporary server at {self.api_url} stopped while starting{why}")
-            if is_healthy(self.api_url):
-                return time.monotonic() - t0
-            time.sleep(settings.health_poll_s)
-        raise OrchestrationError(
-            f"Prefect's temporary server at {self.api_url} was not healthy after {settings.server_start_timeout_s:g} s; "
-            "raise RECON_OPS_SERVER_START_TIMEOUT_S"
-        )
+        return wait_healthy(self.api_url, settings.server_start_timeout_s, settings.health_poll_s, stopped=self._stopped)
+
+    def _stopped(self) -> str | None:
+        if self.thread.is_alive():
+            return None
+        return f": {type(self.failure[0]).__name__}: {self.failure[0]}" if self.failure else ""
 
     def stop(self, timeout_s: float) -> None:
         """Ask the server to finish its requests and close its database, and wait for the thread."""
@@ -234,16 +236,17 @@ def temporary_server(settings: OpsSettings) -> TemporaryServer:
     config = uvicorn.Config(f"{__name__}:ephemeral_app", factory=True, host=host, port=port, log_level="error",
                             log_config=None, lifespan="on", timeout_graceful_shutdown=_GRACE_S)  # fmt: skip
     server = uvicorn.Server(config)
-    temp = TemporaryServer(f"http://{host}:{port}/api", server, threading.Thread())
+    failure: list[BaseException] = []
 
     def serve() -> None:
         try:
             server.run()
         except BaseException as exc:  # noqa: BLE001  (reported by wait_healthy, which the caller is blocked in)
-            temp.failure.append(exc)
+            failure.append(exc)
 
-    temp.thread = threading.Thread(target=serve, name="prefect-temporary-server", daemon=True)
-    temp.thread.start()
+    thread = threading.Thread(target=serve, name="prefect-temporary-server", daemon=True)
+    temp = TemporaryServer(f"http://{host}:{port}/api", server, thread, failure)
+    thread.start()
     _temporary = temp
     # stopped while the interpreter can still start threads, which the app's shutdown needs (a plain
     # atexit handler comes too late: the server then spun until the stop timed out). Prefect's event and

@@ -69,3 +69,18 @@ def test_a_plain_run_serves_the_temporary_server_on_a_thread_and_reuses_it(tmp_p
     assert out["runs"] == [[True, "COMPLETED"], [True, "COMPLETED"]]
     # no server process was started (Prefect's own would be a uvicorn child running prefect.server)
     assert out["children"] == [[], []]
+
+
+def test_a_temporary_server_that_stops_while_starting_is_one_error_naming_why() -> None:
+    import threading
+
+    from flows.errors import OrchestrationError
+    from flows.ops.server import TemporaryServer, free_port
+    from flows.settings import OpsSettings
+
+    ended = threading.Thread(target=lambda: None)
+    ended.start()
+    ended.join()
+    temp = TemporaryServer(f"http://127.0.0.1:{free_port('127.0.0.1')}/api", object(), ended, [OSError("address in use")])
+    with pytest.raises(OrchestrationError, match="stopped while starting: OSError: address in use"):
+        temp.wait_healthy(OpsSettings(server_start_timeout_s=30.0))
