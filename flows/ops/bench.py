@@ -212,22 +212,33 @@ def peak_rss(poll_s: float) -> Iterator[MemoryPeak]:
     """Sample the memory of this process and all its descendants while inside; yields the running peak.
 
     The RSS sum counts a page shared by several processes (a library's code) once per process, so it
-    overstates what the tree holds; PSS splits each shared page among its sharers.
+    overstates what the tree holds; PSS splits each shared page among its sharers. PSS is read only
+    when the RSS sum reaches a new high: reading it walks every page of a process (12 ms for a 900 MB
+    one, against 0.02 ms for RSS), and read at every sample it took 4% of the machine's CPU from the
+    run it measured. The PSS figure is the highest read at those moments (PSS never exceeds RSS).
     """
     me = psutil.Process()
     peak = MemoryPeak()
     stop = threading.Event()
 
     def sample_once() -> None:
-        rss = pss = 0
-        for proc in [me, *me.children(recursive=True)]:
+        procs = [me, *me.children(recursive=True)]
+        rss = 0
+        for proc in procs:
             try:
-                info = proc.memory_full_info()
+                rss += proc.memory_info().rss
             except psutil.Error:  # a child that just ended
                 continue
-            rss += info.rss
+        if rss / 2**20 < peak.rss_mb:
+            return
+        peak.rss_mb = rss / 2**20
+        pss = 0
+        for proc in procs:
+            try:
+                info = proc.memory_full_info()
+            except psutil.Error:
+                continue
             pss += getattr(info, "pss", info.rss)
-        peak.rss_mb = max(peak.rss_mb, rss / 2**20)
         peak.pss_mb = max(peak.pss_mb, pss / 2**20)
 
     def sample() -> None:
