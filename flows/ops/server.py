@@ -180,14 +180,15 @@ _temporary: TemporaryServer | None = None  # the one temporary server of this pr
 
 @dataclass
 class TemporaryServer:
-    """Prefect's temporary server (no UI, no services, a SQLite database under PREFECT_HOME) on a thread of this process.
+    """Prefect's temporary server (no UI, no scheduler, a SQLite database under PREFECT_HOME) on a thread of this process.
 
     Prefect starts the same app (``create_app(ephemeral=True)``) under uvicorn in a child process when no
     PREFECT_API_URL is set. That child re-imported what the flow process had loaded already (Python,
     pydantic, Prefect's client: 223 MB resident at any size of run), and to start it Prefect imported the
     server package into the flow process as well (74 MB). Here the app runs on a thread beside the flow:
     the package is imported once, and the run has one process fewer. The flow reaches it over loopback
-    HTTP as it would any server; the server does little (a few requests per task, and tasks take batches).
+    HTTP as it would any server; the server does little (a few requests and events per task, and tasks take
+    batches), the more so without the services no one can use here (``_unwatched_server_settings``).
     """
 
     api_url: str
@@ -210,8 +211,26 @@ class TemporaryServer:
         self.thread.join(timeout_s)
 
 
+def _unwatched_server_settings() -> dict:
+    """Services of Prefect's temporary server that no one can use: it has no UI and lives as long as its run.
+
+    The event stream out (for subscribers such as the UI), automations' triggers and actions, and the
+    event store (the UI's event feed). Run records need none of them: flow runs are set through the
+    API and task runs by the task-run recorder, which stays on. Each task's events went through all
+    four: 43 ms of the server's CPU per task against 8 without them (200 tasks, `/tmp/s21/taskcost.py`),
+    on a machine whose two cores the run's workers keep busy.
+    """
+    from prefect import settings as ps
+
+    return {
+        ps.PREFECT_API_EVENTS_STREAM_OUT_ENABLED: False,
+        ps.PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED: False,  # ReactiveTriggers and Actions
+        ps.PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED: False,
+    }
+
+
 def ephemeral_app():
-    """Prefect's API app as its temporary server builds it: no UI, no background services."""
+    """Prefect's API app as its temporary server builds it: no UI, no scheduler or other background loops (its event services run)."""
     from prefect.server.api.server import create_app
 
     return create_app(ephemeral=True, final=True)
@@ -228,6 +247,7 @@ def temporary_server(settings: OpsSettings) -> TemporaryServer:
     if _temporary is not None and _temporary.thread.is_alive():
         return _temporary
     import uvicorn  # Prefect's own server dependency
+    from prefect.settings import temporary_settings
 
     host = settings.server_host
     port = free_port(host)
@@ -240,7 +260,10 @@ def temporary_server(settings: OpsSettings) -> TemporaryServer:
 
     def serve() -> None:
         try:
-            server.run()
+            # set in this thread's context, which the app's event loop and services inherit; the process's
+            # environment, which a `prefect server start` child would inherit, is left alone
+            with temporary_settings(_unwatched_server_settings()):
+                server.run()
         except BaseException as exc:  # noqa: BLE001  (reported by wait_healthy, which the caller is blocked in)
             failure.append(exc)
 

@@ -35,17 +35,30 @@ def run(name):
 (claims, url), (_claims, url_again) = run("first"), run("second")
 
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.sorting import FlowRunSort
+from prefect.client.schemas.sorting import FlowRunSort, TaskRunSort
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 async def flow_runs():
     async with get_client() as client:
         return [(r.name and r.flow_id is not None, r.state_type.value) for r in await client.read_flow_runs(limit=10, sort=FlowRunSort.START_TIME_ASC)]
 
+async def task_runs(deadline):
+    # task runs reach the server as events that its task-run recorder writes in batches: wait for them
+    async with get_client() as client:
+        while True:
+            got = {}
+            for r in await client.read_task_runs(limit=200, sort=TaskRunSort.EXPECTED_START_TIME_ASC):
+                got.setdefault(str(r.flow_run_id), {}).setdefault(r.name.rsplit("-", 1)[0], set()).add(r.state_type.value)
+            done = [{name: sorted(states) for name, states in sorted(by_name.items())} for by_name in got.values()]
+            if (len(done) == 2 and all({"prepare", "load", "reconcile", "report"} <= set(d) for d in done)) or time.time() > deadline:
+                return done
+            await asyncio.sleep(0.2)
+
+import time
 with temporary_settings({PREFECT_API_URL: url}):
     runs = asyncio.run(flow_runs())
-import time
-print(json.dumps({"claims": claims, "url": url, "url_again": url_again, "runs": runs, "children": children,
+    tasks = asyncio.run(task_runs(time.time() + 30))
+print(json.dumps({"claims": claims, "url": url, "url_again": url_again, "runs": runs, "tasks": tasks, "children": children,
                   "thread": server._temporary.thread.is_alive(), "done_at": time.time()}), flush=True)
 """
 
@@ -67,6 +80,11 @@ def test_a_plain_run_serves_the_temporary_server_on_a_thread_and_reuses_it(tmp_p
     assert out["thread"] and out["url"] == out["url_again"]  # one server per process, as Prefect's own
     # both flow runs were recorded by the temporary server, and completed
     assert out["runs"] == [[True, "COMPLETED"], [True, "COMPLETED"]]
+    # and so were their tasks (the server's task-run recorder), each completed
+    assert len(out["tasks"]) == 2
+    for tasks in out["tasks"]:
+        assert {"prepare", "load", "reconcile", "report"} <= set(tasks)
+        assert all(states == ["COMPLETED"] for states in tasks.values()), tasks
     # no server process was started (Prefect's own would be a uvicorn child running prefect.server)
     assert out["children"] == [[], []]
 
