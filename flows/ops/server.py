@@ -217,8 +217,9 @@ def _unwatched_server_settings() -> dict:
     The event stream out (for subscribers such as the UI), automations' triggers and actions, and the
     event store (the UI's event feed). Run records need none of them: flow runs are set through the
     API and task runs by the task-run recorder, which stays on. Each task's events went through all
-    four: 43 ms of the server's CPU per task against 8 without them (200 tasks, `/tmp/s21/taskcost.py`),
-    on a machine whose two cores the run's workers keep busy.
+    four, on a machine whose two cores the run's workers keep busy. The server's CPU per task
+    (`scripts/prefect_task_cost.py`, six alternating runs each on one database) varies from run to run
+    for reasons not found: 17.6-24.3 ms, median 21.6, without them against 17.0-29.7, median 24.7.
     """
     from prefect import settings as ps
 
