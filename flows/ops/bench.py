@@ -229,7 +229,7 @@ def peak_rss(poll_s: float) -> Iterator[MemoryPeak]:
                 rss += proc.memory_info().rss
             except psutil.Error:  # a child that just ended
                 continue
-        if rss / 2**20 < peak.rss_mb:
+        if rss / 2**20 <= peak.rss_mb:  # not a new high (a flat process repeats its RSS exactly)
             return
         peak.rss_mb = rss / 2**20
         pss = 0
