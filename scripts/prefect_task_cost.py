@@ -17,7 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from flows.pipeline import _temporary_api  # noqa: E402  (sets Prefect's environment before Prefect loads)
+import flows.pipeline  # noqa: E402, F401  (sets Prefect's environment, as a run does, before Prefect loads)
+from flows.ops.server import temporary_server  # noqa: E402
 
 
 def main() -> None:
@@ -39,10 +40,10 @@ def main() -> None:
         for i in range(n):
             noop.submit(i).result()
 
-    settings = load_settings()
-    server = _temporary_api(settings)
-    if server is None:
+    if PREFECT_API_URL.value():
         sys.exit("PREFECT_API_URL is set: this measures the temporary server; unset it")
+    settings = load_settings()
+    server = temporary_server(settings.ops)
     server.wait_healthy(settings.ops)
     me = psutil.Process()
 

@@ -217,7 +217,7 @@ def _unwatched_server_settings() -> dict:
     The event stream out (for subscribers such as the UI), automations' triggers and actions, and the
     event store (the UI's event feed). Run records need none of them: flow runs are set through the
     API and task runs by the task-run recorder, which stays on. Each task's events went through all
-    four, on a machine whose two cores the run's workers keep busy. The server's CPU per task
+    four services, on a machine whose two cores the run's workers keep busy. The server's CPU per task
     (`scripts/prefect_task_cost.py`, six alternating runs each on one database) varies from run to run
     for reasons not found: 17.6-24.3 ms, median 21.6, without them against 17.0-29.7, median 24.7.
     """
@@ -231,7 +231,8 @@ def _unwatched_server_settings() -> dict:
 
 
 def ephemeral_app():
-    """Prefect's API app as its temporary server builds it: no UI, no scheduler or other background loops (its event services run)."""
+    """Prefect's API app as its temporary server builds it: no UI, no scheduler; of its event services, those
+    ``_unwatched_server_settings`` leaves on (the task-run recorder among them)."""
     from prefect.server.api.server import create_app
 
     return create_app(ephemeral=True, final=True)
